@@ -1,0 +1,115 @@
+"""Settings come from HOTLINE_* variables and an optional TOML file; bad values stop start-up, naming key and value."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from hotline.config import SettingsError, load_settings
+from hotline.config.settings import ENVIRONMENT, Settings
+
+PRODUCTION = {
+    "HOTLINE_NATS_SERVERS": "nats://nats-1.hotline.example:4222, tls://nats-2.hotline.example:4222",
+    "HOTLINE_SMTP_HOST": "relay.kommune.example",
+    "HOTLINE_SECRET_KEY": "k" * 40,
+    "HOTLINE_DATABASE_URL": "postgresql://hotline@db.hotline.example:5432/hotline",
+}
+
+
+def test_production_settings_are_read_from_the_environment() -> None:
+    settings = load_settings(
+        {**PRODUCTION, "HOTLINE_PORT": "8080", "HOTLINE_SMTP_PORT": "465", "HOTLINE_SMTP_TLS": "implicit"}
+    )
+    assert settings.nats.servers == ("nats://nats-1.hotline.example:4222", "tls://nats-2.hotline.example:4222")
+    assert settings.server.port == 8080
+    assert settings.smtp.port == 465
+    assert settings.smtp.tls == "implicit"
+    assert settings.database_url == PRODUCTION["HOTLINE_DATABASE_URL"]
+    assert settings.demo is False
+
+
+def test_demo_mode_defaults_to_sqlite_in_the_data_directory(tmp_path: Path) -> None:
+    settings = load_settings({"HOTLINE_DEMO": "1", "HOTLINE_DATA_DIR": str(tmp_path)})
+    assert settings.database_url == f"sqlite:///{tmp_path / 'hotline.sqlite'}"
+    assert settings.base_url == "http://127.0.0.1:8000"
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "expected"),
+    [
+        ("HOTLINE_PORT", "eighty", "HOTLINE_PORT (TOML key 'server.port') = 'eighty'"),
+        ("HOTLINE_PORT", "70000", "HOTLINE_PORT (TOML key 'server.port') = '70000'"),
+        ("HOTLINE_SMTP_TLS", "maybe", "HOTLINE_SMTP_TLS (TOML key 'smtp.tls') = 'maybe'"),
+        (
+            "HOTLINE_DATABASE_URL",
+            "mysql://db/hotline",
+            "HOTLINE_DATABASE_URL (TOML key 'database.url') = 'mysql://db/hotline'",
+        ),
+        ("HOTLINE_NATS_SERVERS", "http://nats:4222", "HOTLINE_NATS_SERVERS"),
+        ("HOTLINE_DEMO", "perhaps", "HOTLINE_DEMO (TOML key 'demo') = 'perhaps'"),
+        ("HOTLINE_PUBLIC_BASE_URL", "ftp://x.example", "HOTLINE_PUBLIC_BASE_URL"),
+        ("HOTLINE_DATABASE_POOL_SIZE", "0", "HOTLINE_DATABASE_POOL_SIZE"),
+    ],
+)
+def test_a_bad_value_names_the_variable_and_the_value(name: str, value: str, expected: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({**PRODUCTION, name: value})
+    assert expected in str(caught.value)
+
+
+def test_secrets_are_never_echoed_in_errors() -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({**PRODUCTION, "HOTLINE_SECRET_KEY": "short-secret"})
+    assert "HOTLINE_SECRET_KEY" in str(caught.value)
+    assert "short-secret" not in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    ("missing", "message"),
+    [
+        ("HOTLINE_NATS_SERVERS", "Missing setting HOTLINE_NATS_SERVERS"),
+        ("HOTLINE_SMTP_HOST", "Missing setting HOTLINE_SMTP_HOST"),
+        ("HOTLINE_SECRET_KEY", "HOTLINE_SECRET_KEY"),
+    ],
+)
+def test_production_refuses_to_start_without_its_services(missing: str, message: str) -> None:
+    environment = {key: value for key, value in PRODUCTION.items() if key != missing}
+    with pytest.raises(SettingsError, match=message):
+        load_settings(environment)
+
+
+def test_production_requires_tls_to_the_smtp_relay() -> None:
+    with pytest.raises(SettingsError, match="HOTLINE_SMTP_TLS = 'none'"):
+        load_settings({**PRODUCTION, "HOTLINE_SMTP_TLS": "none"})
+
+
+def test_toml_file_is_read_and_the_environment_wins(tmp_path: Path) -> None:
+    config = tmp_path / "hotline.toml"
+    config.write_text('log_level = "warning"\n[server]\nport = 9000\nhost = "0.0.0.0"\n', encoding="utf-8")
+    settings = load_settings({**PRODUCTION, "HOTLINE_CONFIG_FILE": str(config), "HOTLINE_PORT": "9100"})
+    assert settings.log_level == "warning"
+    assert settings.server.host == "0.0.0.0"  # noqa: S104
+    assert settings.server.port == 9100
+
+
+def test_unknown_key_in_the_toml_file_is_named(tmp_path: Path) -> None:
+    config = tmp_path / "hotline.toml"
+    config.write_text("[server]\nprot = 9000\n", encoding="utf-8")
+    with pytest.raises(SettingsError, match=r"Unknown setting 'server\.prot'"):
+        load_settings({**PRODUCTION, "HOTLINE_CONFIG_FILE": str(config)})
+
+
+def test_missing_or_broken_toml_file_is_named(tmp_path: Path) -> None:
+    with pytest.raises(SettingsError, match="does not exist"):
+        load_settings({**PRODUCTION, "HOTLINE_CONFIG_FILE": str(tmp_path / "nope.toml")})
+    broken = tmp_path / "broken.toml"
+    broken.write_text("[server\n", encoding="utf-8")
+    with pytest.raises(SettingsError, match="not valid TOML"):
+        load_settings({**PRODUCTION, "HOTLINE_CONFIG_FILE": str(broken)})
+
+
+def test_every_environment_variable_maps_to_a_real_field() -> None:
+    for name, (section, field) in ENVIRONMENT.items():
+        owner = getattr(Settings(), section) if section else Settings()
+        assert field in type(owner).__struct_fields__, name
