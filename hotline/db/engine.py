@@ -1,0 +1,76 @@
+"""Create the engine for a database URL and bind it to every table (and to Piccolo's migration table)."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+from pathlib import Path
+from urllib.parse import unquote, urlsplit
+
+from piccolo.apps.migrations.tables import Migration
+from piccolo.engine.base import Engine
+from piccolo.engine.postgres import PostgresEngine
+from piccolo.engine.sqlite import SQLiteEngine
+from piccolo.table import Table
+
+from hotline.db import piccolo_conf
+from hotline.db.registry import all_tables
+
+
+class MigrationError(Exception):
+    """The schema could not be brought up to date."""
+
+
+def make_engine(url: str) -> Engine:  # type: ignore[type-arg]
+    """An engine for ``sqlite:///path`` or ``postgresql://…``."""
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite":
+        path = unquote(parts.path)
+        if url.startswith("sqlite:////"):
+            path = "/" + path.lstrip("/")
+        elif url.startswith("sqlite:///"):
+            path = path[1:] if not path.startswith("//") else path
+        Path(path).parent.mkdir(parents=True, exist_ok=True)
+        # WAL lets readers and the single writer work at once; the timeout rides out short write locks.
+        return SQLiteEngine(path=path, timeout=30)
+    if parts.scheme in {"postgres", "postgresql"}:
+        return PostgresEngine(config={"dsn": url})
+    raise ValueError(f"unsupported database URL scheme {parts.scheme!r}")
+
+
+def bind(engine: Engine) -> None:  # type: ignore[type-arg]
+    """Make ``engine`` the database of every table of the service, and of Piccolo's own bookkeeping."""
+    piccolo_conf.DB = engine
+    tables: list[type[Table]] = [*all_tables(), Migration]
+    for table in tables:
+        table._meta.db = engine
+
+
+async def open_database(url: str, pool_size: int = 10) -> Engine:  # type: ignore[type-arg]
+    """Create, bind and open the engine: a connection pool for PostgreSQL, WAL mode for SQLite."""
+    engine = make_engine(url)
+    bind(engine)
+    if isinstance(engine, PostgresEngine):
+        await engine.start_connection_pool(min_size=1, max_size=pool_size)
+    else:
+        await engine.run_ddl("PRAGMA journal_mode=WAL")
+    return engine
+
+
+async def close_database(engine: Engine) -> None:  # type: ignore[type-arg]
+    if isinstance(engine, PostgresEngine):
+        await engine.close_connection_pool()
+
+
+async def migrate() -> list[str]:
+    """Apply every migration not yet applied to the bound database; returns the IDs that were applied."""
+    from piccolo.apps.migrations.commands.forwards import run_forwards
+
+    before = set(await Migration.get_migrations_which_ran()) if await Migration.table_exists() else set()
+    # Piccolo prints progress; keep the CLI's output ours.
+    with contextlib.redirect_stdout(io.StringIO()) as out:
+        result = await run_forwards(app_name="hotline")
+    if not result.success:
+        raise MigrationError(result.message or out.getvalue().strip())
+    after = set(await Migration.get_migrations_which_ran())
+    return sorted(after - before)
