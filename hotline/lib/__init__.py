@@ -1,0 +1,1 @@
+"""Small shared plumbing with no business rules."""

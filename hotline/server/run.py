@@ -1,0 +1,49 @@
+"""Running the ASGI app under uvicorn, for ``hotline serve`` (production) and ``hotline demo``."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+import uvicorn
+from litestar import Litestar
+
+from hotline.config import Settings
+
+
+async def run_server(app: Litestar, settings: Settings, *, on_started: Callable[[], None] | None = None) -> None:
+    config = uvicorn.Config(
+        app,
+        host=settings.server.host,
+        port=settings.server.port,
+        log_level=settings.log_level,
+        access_log=False,  # an access log line holds query strings, which may hold personal data
+        proxy_headers=True,
+        forwarded_allow_ips="127.0.0.1" if settings.demo else "*",
+        timeout_graceful_shutdown=10,
+    )
+    server = uvicorn.Server(config)
+    if on_started is None:
+        await server.serve()
+        return
+
+    async def announce() -> None:
+        while not server.started:
+            if server.should_exit:
+                return
+            await asyncio.sleep(0.05)
+        on_started()
+
+    watcher = asyncio.create_task(announce())
+    try:
+        await server.serve()
+    finally:
+        watcher.cancel()
+
+
+def serve(settings: Settings) -> int:
+    """``hotline serve``: the production web server; the database must already be migrated (``hotline migrate``)."""
+    from hotline.server.app import create_app
+
+    asyncio.run(run_server(create_app(settings), settings))
+    return 0
