@@ -69,7 +69,7 @@ async def migrate() -> list[str]:
     before = set(await Migration.get_migrations_which_ran()) if await Migration.table_exists() else set()
     # Piccolo prints progress; keep the CLI's output ours.
     with contextlib.redirect_stdout(io.StringIO()) as out:
-        result = await run_forwards(app_name="hotline")
+        result = await run_forwards(app_name="all")
     if not result.success:
         raise MigrationError(result.message or out.getvalue().strip())
     after = set(await Migration.get_migrations_which_ran())

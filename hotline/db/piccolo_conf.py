@@ -5,6 +5,8 @@ from piccolo.conf.apps import AppRegistry
 from piccolo.engine.base import Engine
 from piccolo.engine.sqlite import SQLiteEngine
 
+from hotline.db.registry import AREA_APPS
+
 DB: Engine = SQLiteEngine(path=":memory:")  # type: ignore[type-arg]  # placeholder until bind() runs; never used for real data
 
-APP_REGISTRY = AppRegistry(apps=["hotline.db.piccolo_app"])
+APP_REGISTRY = AppRegistry(apps=AREA_APPS)

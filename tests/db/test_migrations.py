@@ -6,8 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from hotline.db.engine import migrate
-from hotline.db.registry import all_tables
+from hotline.db.registry import all_tables, app_configs
 from tests.fixtures.databases import Database
 
 REPO = Path(__file__).resolve().parents[2]
@@ -19,10 +21,11 @@ async def test_migrating_again_applies_nothing_and_every_table_exists(db: Databa
         assert await table.table_exists().run(), table._meta.tablename
 
 
-def test_the_migrations_match_the_table_definitions(tmp_path: Path) -> None:
+@pytest.mark.parametrize("app_name", [config.app_name for config in app_configs()])
+def test_the_migrations_match_the_table_definitions(tmp_path: Path, app_name: str) -> None:
     """A table changed without a new migration would break production upgrades: Piccolo must find no changes."""
     result = subprocess.run(
-        [sys.executable, "-m", "piccolo.main", "migrations", "new", "hotline", "--auto"],
+        [sys.executable, "-m", "piccolo.main", "migrations", "new", app_name, "--auto"],
         cwd=REPO,
         env={"PICCOLO_CONF": "hotline.db.piccolo_conf", "PATH": "/usr/bin:/bin", "HOME": str(tmp_path)},
         capture_output=True,
