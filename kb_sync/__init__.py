@@ -1,0 +1,1 @@
+"""Knowledge-bank distribution over NATS: subjects, publisher, replica, responder."""
