@@ -9,6 +9,7 @@ from litestar.exceptions import NotFoundException
 from litestar.params import PathParameter, QueryParameter
 from litestar.response import Redirect, Template
 
+from hotline.identity.guards import public
 from hotline.tenancy import service
 from hotline.tenancy.schemas import TenantDetail, TenantSummary
 from hotline.web.templating import page
@@ -27,7 +28,7 @@ async def _tenant(code: str) -> service.Tenant:
     return tenant
 
 
-@get("/", include_in_schema=False)
+@get("/", include_in_schema=False, opt=public())
 async def root_redirect() -> Redirect:
     return Redirect(path="/tenants")
 
@@ -36,12 +37,22 @@ class TenantApiController(Controller):
     path = "/api/tenants"
     tags = ("tenants",)
 
-    @get("/", operation_id="listTenants", summary="All kommuner with membership and whether they are open now")
+    @get(
+        "/",
+        operation_id="listTenants",
+        summary="All kommuner with membership and whether they are open now",
+        opt=public(),
+    )
     async def list_tenants(self, request: Request[Any, Any, Any]) -> list[TenantSummary]:
         now = request.app.state.services.clock()
         return [service.summary(tenant, now) for tenant in await service.load_tenants()]
 
-    @get("/{code:str}", operation_id="getTenant", summary="One kommune: numbers, hours, closures, departments")
+    @get(
+        "/{code:str}",
+        operation_id="getTenant",
+        summary="One kommune: numbers, hours, closures, departments",
+        opt=public(),
+    )
     async def get_tenant(self, request: Request[Any, Any, Any], code: CodeParameter) -> TenantDetail:
         services = request.app.state.services
         return service.detail(await _tenant(code), services.clock(), base_url=services.settings.base_url)
@@ -51,7 +62,7 @@ class TenantPagesController(Controller):
     path = "/tenants"
     include_in_schema = False
 
-    @get("/", name="tenant-directory")
+    @get("/", name="tenant-directory", opt=public())
     async def directory(
         self,
         request: Request[Any, Any, Any],
@@ -73,7 +84,7 @@ class TenantPagesController(Controller):
         template = "tenancy/_directory_rows.html" if request.headers.get("hx-request") else "tenancy/directory.html"
         return page(request, template, context)
 
-    @get("/{code:str}", name="tenant-page")
+    @get("/{code:str}", name="tenant-page", opt=public())
     async def tenant_page(self, request: Request[Any, Any, Any], code: CodeParameter) -> Template:
         services = request.app.state.services
         now = services.clock()
@@ -84,7 +95,7 @@ class TenantPagesController(Controller):
             {"now": now, "tenant": service.detail(tenant, now), "definition": tenant.definition},
         )
 
-    @get("/{code:str}/logo", name="tenant-logo")
+    @get("/{code:str}/logo", name="tenant-logo", opt=public())
     async def logo(self, code: CodeParameter) -> Response[bytes]:
         found = await service.logo(code)
         if found is None:

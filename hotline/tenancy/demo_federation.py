@@ -435,6 +435,25 @@ def _kommune(code: str, name: str, region_code: str, region_name: str, ddh_membe
             "from_address": f"borgerservice@{domain}",
             "reply_to": f"borgerservice@{domain}",
         },
+        "identity": _identity(code),
+    }
+
+
+# The demo's federation secretariat sits in Aarhus: only its provider may grant the coordinator role.
+DEMO_COORDINATOR_KOMMUNE = "0751"
+
+
+def _identity(code: str) -> dict[str, Any]:
+    """Every demo kommune signs in at its own issuer of the development provider (one signing key each), so a
+    token from one kommune's issuer used for another is caught as it would be in production."""
+    return {
+        "issuer": f"{{dev_idp}}/{code}",
+        "client_id": "digital-hotline",
+        "client_secret_env": "HOTLINE_DEV_IDP_CLIENT_SECRET",
+        "scopes": ["openid", "profile", "email"],
+        "role_claim": "roles",
+        "kommune_claim": "kommune_code",
+        "grants_coordinator": code == DEMO_COORDINATOR_KOMMUNE,
     }
 
 

@@ -20,7 +20,7 @@ import msgspec
 import phonenumbers
 
 from hotline.tenancy.opening_hours import WEEKDAYS, parse_periods
-from hotline.tenancy.schemas import FederationFile, KommuneFile, WeeklyHours
+from hotline.tenancy.schemas import FederationFile, IdentityConfig, KommuneFile, WeeklyHours
 
 T = TypeVar("T")
 
@@ -312,6 +312,8 @@ def _check_kommune(path: Path, kommune: KommuneFile, topics: set[str], problems:
         _check_single_line(path, "sender.from_name", kommune.sender.from_name, problems)
         _check_email(path, "sender.from_address", kommune.sender.from_address, problems)
         _check_email(path, "sender.reply_to", kommune.sender.reply_to, problems)
+    if kommune.identity is not None:
+        _check_identity(path, kommune, kommune.identity, problems)
     if kommune.letterhead is not None:
         letterhead = kommune.letterhead
         for index, line in enumerate(letterhead.address):
@@ -319,6 +321,40 @@ def _check_kommune(path: Path, kommune: KommuneFile, topics: set[str], problems:
         _check_single_line(path, "letterhead.phone", letterhead.phone, problems)
         if not letterhead.web.startswith("https://"):
             problems.append(TenantProblem(path, "letterhead.web", f"{letterhead.web!r} must start with https://"))
+
+
+DEV_IDP_PLACEHOLDER = "{dev_idp}"
+_LOCAL_HOSTS = ("http://127.0.0.1:", "http://localhost:")
+_ENV_NAME = re.compile(r"^[A-Z][A-Z0-9_]{0,127}$")
+
+
+def _check_identity(path: Path, kommune: KommuneFile, identity: IdentityConfig, problems: list[TenantProblem]) -> None:
+    issuer = identity.issuer
+    if issuer.startswith(DEV_IDP_PLACEHOLDER) or issuer.startswith(_LOCAL_HOSTS):
+        # The development provider (or a provider started by a test) is for fictional demo kommuner only.
+        if not kommune.demo:
+            problems.append(TenantProblem(path, "identity.issuer", f"{issuer!r} is a development issuer; use https://"))
+        if issuer.startswith(DEV_IDP_PLACEHOLDER) and issuer != f"{DEV_IDP_PLACEHOLDER}/{kommune.code}":
+            problems.append(
+                TenantProblem(path, "identity.issuer", f"a demo issuer must be '{DEV_IDP_PLACEHOLDER}/{kommune.code}'")
+            )
+    elif not issuer.startswith("https://"):
+        problems.append(TenantProblem(path, "identity.issuer", f"{issuer!r} must start with https://"))
+    _check_single_line(path, "identity.issuer", issuer, problems)
+    if not identity.client_id.strip():
+        problems.append(TenantProblem(path, "identity.client_id", "must not be empty"))
+    if not _ENV_NAME.match(identity.client_secret_env):
+        problems.append(
+            TenantProblem(
+                path,
+                "identity.client_secret_env",
+                "must name an environment variable (A-Z, 0-9, _), never hold the secret itself",
+            )
+        )
+    if "openid" not in identity.scopes:
+        problems.append(TenantProblem(path, "identity.scopes", "must include 'openid'"))
+    if not identity.role_claim.strip():
+        problems.append(TenantProblem(path, "identity.role_claim", "must not be empty"))
 
 
 def _load_logo(path: Path, kommune: KommuneFile, problems: list[TenantProblem]) -> Logo | None:

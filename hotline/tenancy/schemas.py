@@ -82,6 +82,32 @@ class SenderIdentity(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     reply_to: str
 
 
+HotlineRole = Literal["agent", "kommune_admin", "coordinator", "auditor"]
+
+
+class IdentityConfig(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    """``[identity]``: how the kommune's staff sign in (OpenID Connect; SAML-only kommuner through the broker,
+    see ``deploy/keycloak/README.md``). Roles are granted for this kommune only, except ``coordinator``."""
+
+    issuer: str
+    """The provider's issuer exactly as its discovery document and ID tokens say it. ``https://`` outside the
+    demo; demo files write ``{dev_idp}/<code>`` for the development provider."""
+    client_id: str
+    client_secret_env: str
+    """Name of the environment variable that holds the client secret (never the secret itself)."""
+    scopes: list[str] = msgspec.field(default_factory=lambda: ["openid", "profile", "email"])
+    role_claim: str = "roles"
+    """The ID-token claim holding the user's roles: a list of strings (or one string)."""
+    role_map: dict[str, HotlineRole] = {}
+    """Claim value -> hotline role, e.g. ``"Hotline-Agent" = "agent"``. Empty: the values are the role names."""
+    kommune_claim: str = ""
+    """If set, the ID token must carry this claim with this kommune's code (the broker's ``kommune_code``)."""
+    grants_coordinator: bool = False
+    """Whether this provider may grant the federation-wide ``coordinator`` role (the federation's own IdP only)."""
+    idp_hint: str = ""
+    """Sent as ``kc_idp_hint`` so a Keycloak broker goes straight to the kommune's SAML IdP."""
+
+
 class KommuneFile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """``tenants/<code>-<slug>/kommune.toml``: everything the hotline knows about one kommune."""
 
@@ -105,6 +131,7 @@ class KommuneFile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     departments: list[DepartmentFile] = []
     letterhead: Letterhead | None = None
     sender: SenderIdentity | None = None
+    identity: IdentityConfig | None = None
 
 
 class TopicFile(msgspec.Struct, forbid_unknown_fields=True, frozen=True):

@@ -44,6 +44,7 @@ class Kommune(Table, tablename="kommune"):
     closures = JSON(default={})
     letterhead = JSON(null=True, default=None)
     sender = JSON(null=True, default=None)
+    identity = JSON(null=True, default=None)
     logo = Bytea(null=True, default=None)
     logo_media_type = Varchar(length=32, default="")
     config_digest = Varchar(length=64, default="")
