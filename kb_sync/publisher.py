@@ -1,0 +1,171 @@
+"""The outbox publisher: carries committed article changes from the database's outbox to the KV bucket.
+
+Every change writes its outbox row in the same transaction as the article (see
+:mod:`hotline.knowledge.service`). This task drains the outbox in commit order whenever NATS is connected; a row is
+deleted only after JetStream has acknowledged the put, so an edit made while NATS is down is published when it
+returns, and a crash between put and delete only causes a duplicate, which replicas ignore (same version).
+
+Within one batch only the newest row per key is written (older rows of that key are obsolete), and the writes of
+distinct keys run concurrently: a batch costs a couple of round trips, not a couple per row.
+
+Every app process runs a publisher, so two may publish the same rows. A write is therefore a compare-and-set on
+the key's KV revision that never replaces a newer article version with an older one: the bucket's last value per
+key (what a cold-starting replica reads) is always the newest version.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import msgspec
+from nats.js.api import KeyValueConfig, StorageType
+from nats.js.errors import BucketNotFoundError, KeyNotFoundError, KeyWrongLastSequenceError, NotFoundError
+from nats.js.kv import KeyValue
+
+from hotline.knowledge import repository
+from hotline.knowledge import service as knowledge
+from hotline.server.nats import NatsConnection
+from kb_sync.subjects import BUCKET
+from kb_sync.tasks import stop_task
+
+log = logging.getLogger(__name__)
+
+BATCH = 500
+_CAS_ATTEMPTS = 10
+
+
+class _Versioned(msgspec.Struct):
+    version: int
+
+
+_version_of = msgspec.json.Decoder(_Versioned).decode
+
+
+async def put_newest(kv: KeyValue, key: str, payload: bytes) -> bool:
+    """Write ``payload`` under ``key`` unless the bucket already holds that article version or a newer one.
+    True if it was written."""
+    version = _version_of(payload).version
+    for _ in range(_CAS_ATTEMPTS):
+        try:
+            entry = await kv.get(key)
+        except KeyNotFoundError:  # never written, or deleted
+            entry = None
+        try:
+            if entry is None or not entry.value:
+                await kv.create(key, payload)
+                return True
+            if _version_of(entry.value).version >= version:
+                return False
+            await kv.update(key, payload, last=entry.revision)
+            return True
+        except KeyWrongLastSequenceError:
+            continue  # another publisher wrote in between: look again
+    raise RuntimeError("the key kept changing under the publisher")
+
+
+_IDLE_POLL = 1.0
+_RETRY_DELAY = 0.5
+
+
+async def ensure_bucket(connection: NatsConnection, *, history: int = 5) -> KeyValue:
+    """The KV bucket, created if it does not exist (file storage: it must survive a server restart)."""
+    client = connection.client
+    assert client is not None  # noqa: S101 - called only while connected
+    js = client.jetstream(timeout=5)
+    try:
+        return await js.key_value(BUCKET)
+    except (BucketNotFoundError, NotFoundError):
+        return await js.create_key_value(
+            KeyValueConfig(bucket=BUCKET, history=history, storage=StorageType.FILE, description="knowledge bank")
+        )
+
+
+class OutboxPublisher:
+    """Drains the knowledge outbox into the KV bucket; ``notify()`` after a commit to publish at once."""
+
+    def __init__(
+        self,
+        connection: NatsConnection,
+        *,
+        transaction: Callable[[], Any] | None = None,
+        rebuild_empty_bucket: bool = True,
+    ) -> None:
+        self.connection = connection
+        self.rebuild_empty_bucket = rebuild_empty_bucket
+        self._transaction = transaction or repository.transaction
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._kv: KeyValue | None = None
+        self._kv_client: object | None = None
+        self.published = 0
+
+    def notify(self) -> None:
+        self._wake.set()
+
+    async def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="kb-outbox-publisher")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._wake.set()
+        await stop_task(self._task, grace=3.0)
+
+    async def _bucket(self) -> KeyValue:
+        # A new client object (after a full reconnect) needs a new JetStream context.
+        if self._kv is None or self._kv_client is not self.connection.client:
+            kv = await ensure_bucket(self.connection)
+            if self.rebuild_empty_bucket and (await kv.status()).values == 0:
+                await self._rebuild()
+            self._kv, self._kv_client = kv, self.connection.client
+        return self._kv
+
+    async def _rebuild(self) -> None:
+        """An empty bucket with articles in the database means the stream was lost: queue everything again."""
+        async with self._transaction():
+            if await repository.article_count() and not await repository.outbox_size():
+                count = await knowledge.republish_all()
+                log.warning("knowledge bucket was empty: queued %d article(s) for publication", count)
+
+    async def drain_once(self) -> int:
+        """Publish one batch; returns how many outbox rows it cleared."""
+        kv = await self._bucket()
+        rows = await repository.outbox_batch(BATCH)
+        if not rows:
+            return 0
+        newest: dict[str, dict[str, Any]] = {}
+        for row in rows:  # ordered by id: the last row of a key is its newest change
+            newest[row["key"]] = row
+        await _gather_puts(put_newest(kv, key, row["payload"].encode()) for key, row in newest.items())
+        await repository.outbox_delete([row["id"] for row in rows])
+        self.published += len(newest)
+        return len(rows)
+
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                if not await self.connection.wait_connected(_IDLE_POLL):
+                    continue
+                while not self._stopping and await self.drain_once():
+                    pass
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), _IDLE_POLL)
+                self._wake.clear()
+            except asyncio.CancelledError:
+                raise
+            except Exception as exc:  # NATS or the database is away; the rows stay in the outbox
+                log.info("knowledge outbox not drained (%s); retrying", type(exc).__name__)
+                self._kv = None
+                await asyncio.sleep(_RETRY_DELAY)
+
+
+async def _gather_puts(puts: Any) -> None:
+    tasks: list[Awaitable[bool]] = list(puts)
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    for result in results:
+        if isinstance(result, BaseException):
+            raise result

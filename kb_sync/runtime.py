@@ -1,0 +1,69 @@
+"""The knowledge bank's part of an app process: the replica, the outbox publisher, the ``kb-rules`` responder and
+the kommune push consumer, started and stopped together by the app's lifespan. None of them needs NATS to be up
+at start: each waits for the connection in the background, so the app serves while NATS is down."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Awaitable, Callable
+
+from hotline.server.nats import NatsConnection
+from kb_sync.publisher import OutboxPublisher
+from kb_sync.push import PushConsumer
+from kb_sync.replica import Clock, Replica
+from kb_sync.responder import RulesResponder
+from kb_sync.tasks import stop_task
+
+log = logging.getLogger(__name__)
+
+
+class KnowledgeSync:
+    def __init__(self, connection: NatsConnection, *, clock: Clock) -> None:
+        self.connection = connection
+        self.replica = Replica(connection, clock=clock)
+        self.publisher = OutboxPublisher(connection)
+        self.push = PushConsumer(connection, on_stored=self.publisher.notify)
+        self.responder = RulesResponder(connection, self.replica)
+        self._responder_task: asyncio.Task[None] | None = None
+
+    async def start(self) -> None:
+        await self.publisher.start()
+        await self.replica.start()
+        await self.push.start()
+        self._responder_task = asyncio.create_task(self._start_responder(), name="kb-rules-responder")
+
+    async def _start_responder(self) -> None:
+        # Core subscriptions survive reconnects (nats-py resubscribes), so registering once is enough.
+        while True:
+            if await self.connection.wait_connected(1.0):
+                try:
+                    await self.responder.start()
+                    return
+                except Exception as exc:  # the connection dropped while registering
+                    log.info("kb-rules responder not registered (%s); retrying", type(exc).__name__)
+            await asyncio.sleep(0.2)
+
+    async def stop(self) -> None:
+        await stop_task(self._responder_task)
+        with contextlib.suppress(Exception):
+            await self.responder.stop()
+        await self.push.stop()
+        await self.replica.stop()
+        await self.publisher.stop()
+
+
+def replica_check(replica: Replica, *, wait: float = 1.5) -> Callable[[], Awaitable[tuple[bool, str]]]:
+    """Readiness: the replica has cold-started and its watch is live (waiting briefly, e.g. just after start)."""
+
+    async def check() -> tuple[bool, str]:
+        await replica.wait_live(wait)
+        fresh = replica.freshness()
+        if not fresh.ready:
+            return False, "cold start not complete"
+        if not fresh.connected:
+            return False, f"watch not live; serving revision {fresh.revision}"
+        return True, f"revision {fresh.revision}, {fresh.articles} articles"
+
+    return check
