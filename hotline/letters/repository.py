@@ -1,0 +1,155 @@
+"""Every query of the letters area. The caller owns the transaction, except where a function says otherwise:
+the outbox worker's claim and its records of an attempt are single conditional statements, each atomic by itself,
+so that two workers (two app processes) never hold the same letter."""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Any
+
+from piccolo.columns import Column
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+
+from hotline.letters.tables import Letter
+
+
+def transaction() -> Any:
+    """A write transaction. On SQLite it takes the write lock at once (IMMEDIATE), so a transaction that reads
+    first and writes later waits for the worker's writes instead of failing with "database is locked"."""
+    engine = Letter._meta.db
+    if isinstance(engine, SQLiteEngine):
+        return engine.transaction(transaction_type=TransactionType.immediate)
+    return engine.transaction()
+
+
+def utc(moment: dt.datetime) -> dt.datetime:
+    """Stored in UTC, so that SQLite's text comparison of timestamps orders them correctly."""
+    return moment.astimezone(dt.UTC)
+
+
+def aware(moment: dt.datetime) -> dt.datetime:
+    """SQLite hands timestamps back naive; they are stored in UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+async def insert_letter(values: dict[str, Any]) -> None:
+    await Letter.insert(Letter(**values)).run()
+
+
+async def letter(letter_id: str, kommune_code: str | None = None) -> dict[str, Any] | None:
+    query = Letter.select().where(Letter.letter_id == letter_id)
+    if kommune_code is not None:
+        query = query.where(Letter.kommune_code == kommune_code)
+    return await query.first().run()
+
+
+async def letters_of(kommune_code: str, limit: int = 50) -> list[dict[str, Any]]:
+    columns = [c for c in Letter._meta.columns if c._meta.name not in {"html", "text", "pdf", "body", "recipient"}]
+    return (
+        await Letter.select(*columns)
+        .where(Letter.kommune_code == kommune_code)
+        .order_by(Letter.created_at, ascending=False)
+        .limit(limit)
+        .run()
+    )
+
+
+def _claimable(now: dt.datetime) -> Any:
+    # Due and queued, or "sending" by a worker whose lease ran out (it crashed or hung): that letter may already
+    # have been accepted by the relay, so it goes again with the same Message-ID.
+    return ((Letter.status == "queued") & (Letter.next_attempt_at <= now)) | (
+        (Letter.status == "sending") & (Letter.lease_until < now)
+    )
+
+
+async def due(now: dt.datetime, limit: int) -> list[int]:
+    rows = (
+        await Letter.select(Letter._meta.primary_key)
+        .where(_claimable(utc(now)))
+        .order_by(Letter.next_attempt_at)
+        .limit(limit)
+        .run()
+    )
+    return [row["id"] for row in rows]
+
+
+async def claim(row_id: int, owner: str, now: dt.datetime, lease_until: dt.datetime) -> dict[str, Any] | None:
+    """Take the letter for ``owner`` until ``lease_until``, if it is still claimable. One conditional UPDATE: of
+    two workers racing for the same row, the database lets exactly one match (PostgreSQL re-checks the condition
+    on the locked row; SQLite has one writer at a time), so a letter is never held by two workers at once."""
+    now = utc(now)
+    values: dict[Column | str, Any] = {
+        Letter.status: "sending",
+        Letter.lease_owner: owner,
+        Letter.lease_until: utc(lease_until),
+        Letter.attempts: Letter.attempts + 1,
+    }
+    claimed = (
+        await Letter.update(values)
+        .where((Letter._meta.primary_key == row_id) & _claimable(now))
+        .returning(Letter._meta.primary_key)
+        .run()
+    )
+    if not claimed:
+        return None
+    return await Letter.select().where(Letter._meta.primary_key == row_id).first().run()
+
+
+async def mark_sent(row_id: int, owner: str, now: dt.datetime) -> None:
+    """Record the relay's acceptance and drop the rendered e-mail (it is no longer needed to deliver it)."""
+    values: dict[Column | str, Any] = {
+        Letter.status: "sent",
+        Letter.sent_at: utc(now),
+        Letter.lease_owner: "",
+        Letter.lease_until: None,
+        Letter.last_error: "",
+        Letter.html: None,
+        Letter.pdf: None,
+    }
+    # Whoever delivered it records it, even if its lease ran out meanwhile: the letter *was* accepted.
+    await Letter.update(values).where((Letter._meta.primary_key == row_id) & (Letter.status != "sent")).run()
+
+
+async def mark_retry(row_id: int, owner: str, next_attempt: dt.datetime, reason: str) -> None:
+    values: dict[Column | str, Any] = {
+        Letter.status: "queued",
+        Letter.next_attempt_at: utc(next_attempt),
+        Letter.lease_owner: "",
+        Letter.lease_until: None,
+        Letter.last_error: reason[:500],
+    }
+    await (
+        Letter.update(values)
+        .where((Letter._meta.primary_key == row_id) & (Letter.status == "sending") & (Letter.lease_owner == owner))
+        .run()
+    )
+
+
+async def mark_failed(row_id: int, owner: str, reason: str) -> None:
+    values: dict[Column | str, Any] = {
+        Letter.status: "failed",
+        Letter.lease_owner: "",
+        Letter.lease_until: None,
+        Letter.last_error: reason[:500],
+        Letter.html: None,
+        Letter.pdf: None,
+    }
+    await (
+        Letter.update(values)
+        .where((Letter._meta.primary_key == row_id) & (Letter.status == "sending") & (Letter.lease_owner == owner))
+        .run()
+    )
+
+
+async def delete_created_before(kommune_code: str, before: dt.datetime) -> int:
+    """Delete the kommune's letters created before ``before``, whatever their state; returns how many."""
+    where = (Letter.kommune_code == kommune_code) & (Letter.created_at < utc(before))
+    count: int = await Letter.count().where(where).run()
+    if count:
+        await Letter.delete().where(where).run()
+    return count
+
+
+async def kommune_codes_with_letters() -> list[str]:
+    rows = await Letter.select(Letter.kommune_code).distinct().run()
+    return [row["kommune_code"] for row in rows]

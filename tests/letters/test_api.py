@@ -1,0 +1,166 @@
+"""The letters area over HTTP, in the assembled app with its outbox worker and a real SMTP server: an agent of
+Horsens answers an Aarhus citizen under Aarhus's letterhead; previews; the CPR guard; the admins' sample letter;
+the demo mailbox; and SMTP in the readiness check."""
+
+from __future__ import annotations
+
+import asyncio
+import email
+from collections.abc import AsyncIterator
+from email.policy import default
+from typing import Any
+
+import httpx
+import msgspec
+import pytest
+from litestar import Litestar
+
+from hotline.config import Settings
+from hotline.identity.schemas import Grant
+from hotline.lib.embedded_nats import EmbeddedNatsServer
+from hotline.server.app import create_app
+from tests.fixtures.app import FixedClock, running
+from tests.fixtures.databases import Database
+from tests.fixtures.identity import session_cookie_for
+from tests.fixtures.letters import SmtpServer
+
+DRAFT = {
+    "recipient": "borger@example.org",
+    "template": "storskrald",
+    "subject": "Storskrald",
+    "text": "Du bestiller storskrald på https://aarhus.kommune.example/storskrald\n\nVenlig hilsen",
+    "topic": "storskrald",
+}
+
+
+@pytest.fixture
+async def http(
+    settings: Settings, kommuner: Database, nats_server: EmbeddedNatsServer, clock: FixedClock, smtp_server: SmtpServer
+) -> AsyncIterator[tuple[httpx.AsyncClient, Litestar]]:
+    # The mailbox page reads what the sink stored: point both at the data directory's mailbox.
+    smtp_server.handler.directory = settings.data_path / "mailbox"
+    smtp_server.handler.directory.mkdir(parents=True, exist_ok=True)
+    app = create_app(
+        msgspec.structs.replace(settings, smtp=smtp_server.settings),
+        engine=kommuner.engine,
+        nats_servers=[nats_server.url],
+        clock=clock,
+    )
+    async with running(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver.local") as client:
+            yield client, app
+
+
+async def signed_in(client: httpx.AsyncClient, app: Any, *grants: Grant, home: str = "0615") -> dict[str, str]:
+    await client.get("/tenants")
+    csrf = client.cookies["hotline_csrf"]
+    session = await session_cookie_for(list(grants), home, now=app.state.services.clock(), name="Agent")
+    return {"x-csrftoken": csrf, "cookie": f"hotline_csrf={csrf}; hotline_session={session}"}
+
+
+AGENT = Grant(role="agent", kommune="*")
+
+
+async def test_an_agent_of_another_kommune_sends_under_the_callers_letterhead_and_sees_it_delivered(
+    http: tuple[httpx.AsyncClient, Litestar], smtp_server: SmtpServer
+) -> None:
+    client, app = http
+    headers = await signed_in(client, app, AGENT)
+    templates = (await client.get("/api/letters/0751/templates", headers=headers)).json()
+    storskrald = next(t for t in templates if t["key"] == "storskrald")
+    assert "Affald og Genbrug" in storskrald["text"]  # the Aarhus department that owns the topic
+    preview = await client.post("/api/letters/0751/preview", json=DRAFT, headers=headers)
+    assert preview.status_code == 200, preview.text
+    assert '<a href="https://aarhus.kommune.example/storskrald"' in preview.json()["html"]
+    sent = await client.post("/api/letters/0751", json=DRAFT, headers=headers)
+    assert sent.status_code == 201, sent.text
+    letter = sent.json()
+    assert letter["status"] == "queued"
+
+    async def delivered() -> dict[str, Any]:
+        while True:
+            status = (await client.get(f"/api/letters/0751/{letter['letter_id']}", headers=headers)).json()
+            if status["status"] == "sent":
+                return status
+            await asyncio.sleep(0.05)
+
+    status = await asyncio.wait_for(delivered(), 30)
+    assert smtp_server.handler.message_ids == {status["message_id"]: 1}
+    message = email.message_from_bytes(smtp_server.handler.messages[0], policy=default)
+    assert str(message["From"]) == "Aarhus Kommune <borgerservice@aarhus.kommune.example>"
+    page = await client.get(f"/letters/0751/{letter['letter_id']}", headers={**headers, "accept": "text/html"})
+    assert page.status_code == 200
+    assert "Sendt" in page.text
+
+    mailbox = await client.get("/demo/mailbox", headers={**headers, "accept": "text/html"})
+    assert mailbox.status_code == 200
+    assert "Storskrald" in mailbox.text
+    name = smtp_server.handler.directory.glob("*.eml").__next__().name
+    html = await client.get(f"/demo/mailbox/{name}/html", headers=headers)
+    assert "sandbox" in html.headers["content-security-policy"]
+    assert "script-src" not in html.headers["content-security-policy"]
+    assert "Aarhus Kommune" in html.text
+    pdf = await client.get(f"/demo/mailbox/{name}/pdf", headers=headers)
+    assert pdf.headers["content-type"] == "application/pdf"
+    assert pdf.content.startswith(b"%PDF")
+
+
+async def test_a_letter_with_a_cpr_number_is_refused_with_a_pointer_to_digital_post(
+    http: tuple[httpx.AsyncClient, Litestar], smtp_server: SmtpServer
+) -> None:
+    client, app = http
+    headers = await signed_in(client, app, AGENT)
+    for field, value in (("text", "Dit CPR-nummer 010190-1234 er noteret"), ("subject", "Sag 0101901234")):
+        refused = await client.post("/api/letters/0751", json={**DRAFT, field: value}, headers=headers)
+        assert refused.status_code == 400
+        assert "Digital Post" in refused.json()["detail"]
+        assert "1234" not in refused.text  # the number is not echoed back
+    page = await client.post(
+        "/letters/0751/send", data={**DRAFT, "text": "CPR 0101901234"}, headers={**headers, "accept": "text/html"}
+    )
+    assert page.status_code == 422
+    assert "Digital Post" in page.text
+    await asyncio.sleep(0.2)
+    assert smtp_server.handler.messages == []
+
+
+async def test_the_compose_page_previews_the_email_inert_and_the_pdf(http: tuple[httpx.AsyncClient, Litestar]) -> None:
+    client, app = http
+    headers = await signed_in(client, app, AGENT)
+    page = await client.get("/letters/0751/compose?template=flytning", headers={**headers, "accept": "text/html"})
+    assert page.status_code == 200
+    assert 'for="recipient"' in page.text
+    assert 'for="text"' in page.text
+    assert "style=" not in page.text
+    assert "<iframe" in page.text
+    assert "sandbox" in page.text
+    email_preview = await client.post("/letters/0751/preview/email", data=DRAFT, headers=headers)
+    assert email_preview.status_code == 200
+    assert "default-src 'none'" in email_preview.headers["content-security-policy"]
+    pdf = await client.post("/letters/0751/preview/pdf", data=DRAFT, headers=headers)
+    assert pdf.status_code == 200
+    assert pdf.content.startswith(b"%PDF")
+
+
+async def test_admins_preview_their_own_letterhead_only(http: tuple[httpx.AsyncClient, Litestar]) -> None:
+    client, app = http
+    admin = await signed_in(client, app, Grant(role="kommune_admin", kommune="0751"), home="0751")
+    sample = await client.get("/admin/kommuner/0751/letterhead/sample.pdf", headers=admin)
+    assert sample.status_code == 200
+    assert sample.content.startswith(b"%PDF")
+    assert (await client.get("/admin/kommuner/0615/letterhead/sample.pdf", headers=admin)).status_code == 403
+    agent = await signed_in(client, app, AGENT)
+    assert (await client.get("/admin/kommuner/0751/letterhead/sample.pdf", headers=agent)).status_code == 403
+
+
+async def test_readiness_includes_smtp_and_fails_while_the_relay_is_down(
+    http: tuple[httpx.AsyncClient, Litestar], smtp_server: SmtpServer
+) -> None:
+    client, _ = http
+    ready = (await client.get("/health/ready")).json()
+    assert ready["checks"]["smtp"]["ok"] is True
+    smtp_server.stop()
+    down = await client.get("/health/ready")
+    assert down.status_code == 503
+    assert down.json()["checks"]["smtp"]["ok"] is False
