@@ -36,6 +36,14 @@ def _parser() -> argparse.ArgumentParser:
     commands.add_parser("serve", help="run the web server with the production settings (HOTLINE_* variables)")
     commands.add_parser("migrate", help="apply database migrations")
 
+    bench = commands.add_parser("bench", help="run a benchmark and write bench-results/<name>.json")
+    bench.add_argument(
+        "benchmark",
+        choices=["kb", "letters"],
+        help="kb: the knowledge bank at federation scale; letters: rendering and delivery of letterhead replies",
+    )
+    bench.add_argument("options", nargs=argparse.REMAINDER, help="passed on (see hotline bench kb --help)")
+
     tenants = commands.add_parser("tenants", help="kommune definitions as code").add_subparsers(
         dest="tenants_command", required=True, metavar="ACTION"
     )
@@ -118,6 +126,14 @@ def main(argv: Sequence[str] | None = None) -> int:
                 {"demo": True, "data_dir": args.data_dir, "server": {"host": args.host, "port": args.port or 8000}}
             )
             return run_demo(demo_settings(base), port=args.port)
+        if args.command == "bench":
+            if args.benchmark == "letters":
+                from hotline.bench import letters
+
+                return letters.main(args.options)
+            from hotline.bench import kb
+
+            return kb.main(args.options)
         if args.command == "tenants" and args.tenants_command == "check":
             return asyncio.run(_tenants_check(args.directory))
         if args.command == "tenants" and args.tenants_command == "generate-demo":

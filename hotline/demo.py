@@ -16,7 +16,10 @@ from pathlib import Path
 import msgspec
 
 from hotline.config import Settings
+from hotline.config.settings import SmtpSettings
 from hotline.db.engine import close_database, migrate, open_database
+from hotline.knowledge import service as knowledge
+from hotline.letters.mailbox import MailSink
 from hotline.lib.embedded_nats import EmbeddedNatsServer, free_port
 from hotline.server.run import run_server
 from hotline.tenancy import service
@@ -69,13 +72,31 @@ def run_demo(settings: Settings, *, port: int) -> int:
     nats_server = EmbeddedNatsServer(data / "nats")
     nats_server.start()
     print(f"Embedded NATS with JetStream on {nats_server.url} (storage in {data / 'nats'})", flush=True)
+    mail_sink = _start_mail_sink(settings)
+    if mail_sink is not None:
+        settings = msgspec.structs.replace(
+            settings, smtp=SmtpSettings(host=mail_sink.host, port=mail_sink.port, tls="none")
+        )
     try:
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(_demo(settings, nats_server.url))
     finally:
+        if mail_sink is not None:
+            mail_sink.stop()
         nats_server.stop()
         print("Demo stopped.", flush=True)
     return 0
+
+
+def _start_mail_sink(settings: Settings) -> MailSink | None:
+    """The local SMTP sink that letters are delivered to (unless HOTLINE_SMTP_HOST names a real relay); what it
+    receives is kept in the data directory and shown at /demo/mailbox."""
+    if settings.smtp.host:
+        return None
+    sink = MailSink(settings.data_path / "mailbox", host="127.0.0.1", port=free_port("127.0.0.1"))
+    sink.start()
+    print(f"Local SMTP sink on 127.0.0.1:{sink.port} (mail kept in {sink.directory})", flush=True)
+    return sink
 
 
 async def _demo(settings: Settings, nats_url: str) -> None:
@@ -92,9 +113,14 @@ async def _demo(settings: Settings, nats_url: str) -> None:
         async with Kommune._meta.db.transaction():
             report = await service.apply_definitions(tenant_set)
         print(f"Tenants from {directory}: {report}", flush=True)
+        async with Kommune._meta.db.transaction():
+            seeded = await knowledge.seed()
+        print(f"Knowledge bank demo articles: {seeded}", flush=True)
         app = create_app(settings, engine=engine, nats_servers=[nats_url])
         banner = (
             f"\n  Digital Hotline demo is running:  {settings.base_url}/\n"
+            f"  Sign in (development provider):    {settings.base_url}/auth/login\n"
+            f"  Demo mailbox (letters sent):       {settings.base_url}/demo/mailbox\n"
             f"  Readiness:                         {settings.base_url}/health/ready\n"
             f"  API documentation:                 {settings.base_url}/schema\n"
             "  Stop with Ctrl-C.\n"

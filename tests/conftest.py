@@ -4,4 +4,7 @@ pytest_plugins = [
     "tests.fixtures.nats",
     "tests.fixtures.databases",
     "tests.fixtures.app",
+    "tests.fixtures.identity",
+    "tests.fixtures.knowledge",
+    "tests.fixtures.letters",
 ]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import signal
@@ -32,6 +33,17 @@ def _read_until(process: subprocess.Popen[str], pattern: str, seconds: float, se
     raise AssertionError(f"{pattern!r} not printed within {seconds} s; output:\n{''.join(seen)}")
 
 
+def _sign_in(base: str, kommune: str, persona: str) -> httpx.Client:
+    """Sign in as a new user would: the hotline's sign-in link, the development provider's picker, back."""
+    browser = httpx.Client(base_url=base, timeout=10)
+    authorize = browser.get(f"/auth/login/{kommune}").headers["location"]
+    assert browser.get(authorize).status_code == 200  # the picker
+    approve = authorize.replace("/authorize?", "/approve?", 1) + f"&persona={persona}"
+    back = browser.get(approve).headers["location"]
+    assert browser.get(back).status_code in (302, 303)
+    return browser
+
+
 def test_the_demo_comes_up_serves_the_federation_and_stops_cleanly(tmp_path: Path) -> None:
     environment = {key: value for key, value in os.environ.items() if not key.startswith("HOTLINE_")}
     started = time.monotonic()
@@ -58,6 +70,13 @@ def test_the_demo_comes_up_serves_the_federation_and_stops_cleanly(tmp_path: Pat
             directory = http.get("/tenants")
             assert directory.status_code == 200
             assert ("Åbent" in directory.text) or ("Åbner" in directory.text)
+            _read_until(process, r"Sign in \(development provider\):\s+http://\S+/auth/login", 5, seen)
+            with contextlib.closing(_sign_in(base, "0727", "agent")) as agent:
+                assert agent.get("/me").status_code == 200
+                assert agent.get("/admin/kommuner/0727/audit").status_code == 403
+            with contextlib.closing(_sign_in(base, "0751", "admin")) as admin:
+                assert admin.get("/admin/kommuner/0751/audit").status_code == 200
+                assert admin.get("/admin/kommuner/0615/audit").status_code == 403
     finally:
         process.send_signal(signal.SIGINT)
         try:

@@ -53,6 +53,11 @@ class SmtpSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """HOTLINE_SMTP_PASSWORD: password for HOTLINE_SMTP_USERNAME."""
     tls: Literal["starttls", "implicit", "none"] = "starttls"
     """HOTLINE_SMTP_TLS: ``starttls`` (required), ``implicit`` (SMTPS) or ``none`` (demo mode only)."""
+    dkim_dir: str = ""
+    """HOTLINE_DKIM_DIR: folder of DKIM private keys, one PEM file per sending domain named ``<domain>.pem``
+    (e.g. ``aarhus.dk.pem``). A kommune whose domain has no key file is sent unsigned. Keys never live in git."""
+    dkim_selector: str = "hotline"
+    """HOTLINE_DKIM_SELECTOR: the DKIM selector published in DNS as ``<selector>._domainkey.<domain>``."""
 
 
 class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -65,6 +70,21 @@ class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     Links in e-mails are built from it. Defaults to ``http://HOST:PORT`` in demo mode."""
     secret_key: str = ""
     """HOTLINE_SECRET_KEY: at least 32 characters; signs cookies and CSRF tokens. Generated in demo mode."""
+
+
+class IdentitySettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    session_idle_minutes: int = 45
+    """HOTLINE_SESSION_IDLE_MINUTES: a session ends after this many minutes without a request (an evening
+    shift has pauses between calls, but an unattended screen must not stay signed in for long)."""
+    session_absolute_hours: int = 12
+    """HOTLINE_SESSION_ABSOLUTE_HOURS: a session ends this many hours after sign-in, whatever happens."""
+    login_rate_limit: int = 20
+    """HOTLINE_LOGIN_RATE_LIMIT: sign-in starts and callbacks per minute per client address (per process)."""
+    api_rate_limit: int = 600
+    """HOTLINE_API_RATE_LIMIT: ``/api`` requests per minute per client address (per process)."""
+    dev_idp_url: str = ""
+    """HOTLINE_DEV_IDP_URL: demo mode only: where the ``{dev_idp}`` placeholder in demo tenant files points.
+    Defaults to the development identity provider mounted in the demo itself (``PUBLIC_BASE_URL/dev-idp``)."""
 
 
 class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -81,6 +101,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     nats: NatsSettings = NatsSettings()
     smtp: SmtpSettings = SmtpSettings()
     server: ServerSettings = ServerSettings()
+    identity: IdentitySettings = IdentitySettings()
 
     @property
     def data_path(self) -> Path:
@@ -113,10 +134,17 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "HOTLINE_SMTP_USERNAME": ("smtp", "username"),
     "HOTLINE_SMTP_PASSWORD": ("smtp", "password"),
     "HOTLINE_SMTP_TLS": ("smtp", "tls"),
+    "HOTLINE_DKIM_DIR": ("smtp", "dkim_dir"),
+    "HOTLINE_DKIM_SELECTOR": ("smtp", "dkim_selector"),
     "HOTLINE_HOST": ("server", "host"),
     "HOTLINE_PORT": ("server", "port"),
     "HOTLINE_PUBLIC_BASE_URL": ("server", "public_base_url"),
     "HOTLINE_SECRET_KEY": ("server", "secret_key"),
+    "HOTLINE_SESSION_IDLE_MINUTES": ("identity", "session_idle_minutes"),
+    "HOTLINE_SESSION_ABSOLUTE_HOURS": ("identity", "session_absolute_hours"),
+    "HOTLINE_LOGIN_RATE_LIMIT": ("identity", "login_rate_limit"),
+    "HOTLINE_API_RATE_LIMIT": ("identity", "api_rate_limit"),
+    "HOTLINE_DEV_IDP_URL": ("identity", "dev_idp_url"),
 }
 _FIELD_TO_ENV = {value: key for key, value in ENVIRONMENT.items()}
 _SECRET_FIELDS = {("nats", "password"), ("smtp", "password"), ("server", "secret_key")}
@@ -221,6 +249,20 @@ def _check(settings: Settings, raw: Mapping[str, Any]) -> None:
     base = settings.server.public_base_url
     if base and urlsplit(base).scheme not in {"http", "https"}:
         raise SettingsError(f"Bad setting {_describe('server', 'public_base_url', raw)}: must start with https://")
+    identity = settings.identity
+    for name in ("session_idle_minutes", "session_absolute_hours", "login_rate_limit", "api_rate_limit"):
+        if getattr(identity, name) < 1:
+            raise SettingsError(f"Bad setting {_describe('identity', name, raw)}: must be at least 1")
+    if identity.session_idle_minutes > identity.session_absolute_hours * 60:
+        raise SettingsError(
+            f"Bad setting {_describe('identity', 'session_idle_minutes', raw)}: longer than the absolute limit "
+            f"HOTLINE_SESSION_ABSOLUTE_HOURS = {identity.session_absolute_hours}"
+        )
+    if identity.dev_idp_url and not settings.demo:
+        raise SettingsError(
+            f"Bad setting {_describe('identity', 'dev_idp_url', raw)}: the development identity provider "
+            "exists in demo mode only"
+        )
     if settings.database.pool_size < 1:
         raise SettingsError(f"Bad setting {_describe('database', 'pool_size', raw)}: must be at least 1")
     if settings.demo:

@@ -10,6 +10,9 @@ from piccolo.table import Table
 
 AREA_APPS: list[str] = [
     "hotline.tenancy.piccolo_app",
+    "hotline.knowledge.piccolo_app",
+    "hotline.identity.piccolo_app",
+    "hotline.letters.piccolo_app",
 ]
 
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from litestar import Litestar, Request, Response
+from litestar import Litestar, Request, Response, Router
 from litestar.config.compression import CompressionConfig
 from litestar.datastructures import State
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
@@ -30,11 +30,28 @@ from piccolo.engine.base import Engine
 from hotline import __version__
 from hotline.config import Settings
 from hotline.db.engine import close_database, open_database
+from hotline.identity import web as identity_web
+from hotline.identity.controllers import AuthController, IdentityApiController, KommuneAdminController, MeController
+from hotline.identity.dev_idp import DevIdentityProvider
+from hotline.identity.guards import Limits, access_guard, public
+from hotline.identity.oidc import RelyingParty
+from hotline.identity.service import SecretBox
+from hotline.knowledge.controllers import KnowledgeApiController, KnowledgePagesController
+from hotline.letters.controllers import (
+    LetterheadAdminController,
+    LettersApiController,
+    LettersPagesController,
+    MailboxController,
+)
+from hotline.letters.worker import LettersRuntime, smtp_check
 from hotline.server.health import HealthController, ReadinessCheck, database_check, nats_check
 from hotline.server.nats import NatsConnection
 from hotline.tenancy.controllers import TenantApiController, TenantPagesController, root_redirect
 from hotline.tenancy.opening_hours import warm_up
 from hotline.web import templating
+from kb_sync.publisher import OutboxPublisher
+from kb_sync.replica import Replica
+from kb_sync.runtime import KnowledgeSync, replica_check
 
 log = logging.getLogger(__name__)
 WEB = Path(__file__).resolve().parent.parent / "web"
@@ -55,6 +72,12 @@ class Services:
     engine: Engine | None = None  # type: ignore[type-arg]
     nats: NatsConnection | None = None
     readiness: dict[str, ReadinessCheck] = field(default_factory=dict)
+    kb_replica: Replica | None = None
+    kb_publisher: OutboxPublisher | None = None
+    relying_party: RelyingParty | None = None
+    secret_box: SecretBox | None = None
+    session_limits: Limits | None = None
+    letters: LettersRuntime | None = None
 
 
 def services_of(state: State) -> Services:
@@ -74,9 +97,22 @@ def _lifespan(services: Services, *, own_database: bool, nats_servers: list[str]
         services.nats = connection
         services.readiness["nats"] = nats_check(connection)
         await connection.start()
+        knowledge = KnowledgeSync(connection, clock=services.clock)
+        services.kb_replica, services.kb_publisher = knowledge.replica, knowledge.publisher
+        services.readiness["knowledge"] = replica_check(knowledge.replica)
+        await knowledge.start()
+        # Letters: the renderer's pool and, when a relay is configured, the outbox worker and its readiness check.
+        services.letters = LettersRuntime.create(services.settings.smtp, services.clock)
+        if services.settings.smtp.host:
+            services.readiness["smtp"] = smtp_check(services.settings.smtp)
+        services.letters.start()
         try:
             yield
         finally:
+            if services.relying_party is not None:
+                await services.relying_party.close()
+            await services.letters.stop()
+            await knowledge.stop()
             await connection.close()
             if own_database and services.engine is not None:
                 await close_database(services.engine)
@@ -123,15 +159,55 @@ def create_app(
     """Assemble the service. ``engine`` is an already bound database (tests, the demo); otherwise the app opens
     ``settings.database_url`` itself. ``nats_servers`` overrides ``settings.nats.servers`` (the demo's embedded
     server)."""
-    services = Services(settings=settings, clock=clock, engine=engine)
+    identity = settings.identity
+    # The development identity provider exists in demo mode only: outside it, nothing mounts it or trusts it.
+    dev_idp_url = (identity.dev_idp_url or f"{settings.base_url}/dev-idp") if settings.demo else ""
+    services = Services(
+        settings=settings,
+        clock=clock,
+        engine=engine,
+        relying_party=RelyingParty(secret_key=settings.server.secret_key, dev_idp_url=dev_idp_url),
+        secret_box=SecretBox(settings.server.secret_key),
+        session_limits=Limits(
+            idle=dt.timedelta(minutes=identity.session_idle_minutes),
+            absolute=dt.timedelta(hours=identity.session_absolute_hours),
+        ),
+    )
+    demo_only: list[Any] = (
+        [
+            DevIdentityProvider(
+                base_url=f"{settings.base_url}/dev-idp", secret_key=settings.server.secret_key
+            ).router(),
+            MailboxController,  # what the demo's SMTP sink received
+        ]
+        if settings.demo
+        else []
+    )
+
+    async def before_request(request: Request[Any, Any, Any]) -> None:
+        await templating.choose_language(request)
+        await identity_web.load_principal(request)
+
     return Litestar(
         route_handlers=[
             root_redirect,
             HealthController,
             TenantApiController,
             TenantPagesController,
-            create_static_files_router(path="/static", directories=[WEB / "static"], name="static"),
+            KnowledgeApiController,
+            KnowledgePagesController,
+            AuthController,
+            MeController,
+            KommuneAdminController,
+            LettersApiController,
+            LettersPagesController,
+            LetterheadAdminController,
+            IdentityApiController,
+            *demo_only,
+            create_static_files_router(path="/static", directories=[WEB / "static"], name="static", opt=public()),
         ],
+        guards=[access_guard],
+        middleware=[identity_web.csrf_middleware(settings), *identity_web.rate_limits(settings)],
         state=State({"services": services}),
         lifespan=[
             _lifespan(services, own_database=engine is None, nats_servers=nats_servers or list(settings.nats.servers))
@@ -141,13 +217,14 @@ def create_app(
             engine=JinjaTemplateEngine,
             engine_callback=templating.configure,
         ),
-        before_request=templating.choose_language,
+        before_request=before_request,
         exception_handlers={HTTPException: _http_error, NotFoundException: _http_error, Exception: _server_error},
         compression_config=CompressionConfig(backend="gzip", exclude=["/health"]),
         openapi_config=OpenAPIConfig(
             title="Digital Hotline",
             version=__version__,
             description="API of the shared evening and weekend hotline of the kommuner.",
+            openapi_router=Router(path="/schema", route_handlers=[], opt=public()),
         ),
         debug=False,
     )

@@ -13,6 +13,7 @@ from litestar import Controller, Request, Response, get
 from litestar.openapi.datastructures import ResponseSpec
 from litestar.status_codes import HTTP_200_OK, HTTP_503_SERVICE_UNAVAILABLE
 
+from hotline.identity.guards import public
 from hotline.server.nats import NatsConnection
 
 
@@ -69,7 +70,7 @@ class HealthController(Controller):
     path = "/health"
     tags = ("health",)
 
-    @get("/live", operation_id="healthLive", summary="The process is alive", cache=False)
+    @get("/live", operation_id="healthLive", summary="The process is alive", cache=False, opt=public())
     async def live(self) -> Liveness:
         return Liveness(status="ok")
 
@@ -78,6 +79,7 @@ class HealthController(Controller):
         operation_id="healthReady",
         summary="Every dependency answers (503 while any is down)",
         cache=False,
+        opt=public(),
         responses={503: ResponseSpec(data_container=Readiness, description="A dependency is down")},
     )
     async def ready(self, request: Request[Any, Any, Any]) -> Response[Readiness]:

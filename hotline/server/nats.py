@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Awaitable, Callable
 
 import nats
 from nats.aio.client import Client
@@ -18,6 +19,8 @@ from nats.errors import NoServersError
 from hotline.config import NatsSettings
 
 log = logging.getLogger(__name__)
+
+ReconnectedHook = Callable[[], Awaitable[None]]
 
 
 class NatsConnection:
@@ -29,6 +32,16 @@ class NatsConnection:
         self._task: asyncio.Task[None] | None = None
         self._connected = asyncio.Event()
         self.settings_drain_timeout = 5.0
+        self._reconnected_hooks: list[ReconnectedHook] = []
+
+    def on_reconnected(self, hook: ReconnectedHook) -> None:
+        """Run ``hook`` after every reconnect. Watches use it to resubscribe at once: after a server restart an
+        ordered consumer of nats-py can otherwise stall for many seconds before it notices."""
+        self._reconnected_hooks.append(hook)
+
+    def remove_reconnected(self, hook: ReconnectedHook) -> None:
+        with contextlib.suppress(ValueError):
+            self._reconnected_hooks.remove(hook)
 
     @property
     def connected(self) -> bool:
@@ -77,6 +90,11 @@ class NatsConnection:
 
     async def _on_reconnected(self) -> None:
         log.info("reconnected to NATS")
+        for hook in list(self._reconnected_hooks):
+            try:
+                await hook()
+            except Exception as exc:  # one failing hook must not keep the others from running
+                log.warning("reconnected hook failed: %s", type(exc).__name__)
 
     async def close(self) -> None:
         if self._task is not None and not self._task.done():

@@ -113,3 +113,26 @@ def test_every_environment_variable_maps_to_a_real_field() -> None:
     for name, (section, field) in ENVIRONMENT.items():
         owner = getattr(Settings(), section) if section else Settings()
         assert field in type(owner).__struct_fields__, name
+
+
+def test_session_and_rate_limit_settings_have_shift_sized_defaults_and_are_read() -> None:
+    default = load_settings(PRODUCTION).identity
+    assert (default.session_idle_minutes, default.session_absolute_hours) == (45, 12)
+    settings = load_settings({**PRODUCTION, "HOTLINE_SESSION_IDLE_MINUTES": "30", "HOTLINE_API_RATE_LIMIT": "60"})
+    assert settings.identity.session_idle_minutes == 30
+    assert settings.identity.api_rate_limit == 60
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        ("HOTLINE_SESSION_IDLE_MINUTES", "0"),
+        ("HOTLINE_SESSION_IDLE_MINUTES", "800"),
+        ("HOTLINE_LOGIN_RATE_LIMIT", "0"),
+        ("HOTLINE_DEV_IDP_URL", "http://127.0.0.1:9000/dev-idp"),
+    ],
+)
+def test_bad_identity_settings_are_refused_by_name(name: str, value: str) -> None:
+    with pytest.raises(SettingsError) as caught:
+        load_settings({**PRODUCTION, name: value})
+    assert name in str(caught.value)
