@@ -13,6 +13,8 @@ AREA_APPS: list[str] = [
     "hotline.knowledge.piccolo_app",
     "hotline.identity.piccolo_app",
     "hotline.letters.piccolo_app",
+    "hotline.calls.piccolo_app",
+    "hotline.handoffs.piccolo_app",
 ]
 
 

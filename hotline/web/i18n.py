@@ -7,13 +7,14 @@ exists in both languages; a test checks that, and that every key a template uses
 from __future__ import annotations
 
 import datetime as dt
+import importlib
 from typing import Final
 
 LANGUAGES: Final = ("da", "en")
 DEFAULT_LANGUAGE: Final = "da"
 COOKIE: Final = "hotline_lang"
 
-MESSAGES: Final[dict[str, dict[str, str]]] = {
+CORE_MESSAGES: Final[dict[str, dict[str, str]]] = {
     "da": {
         "app.name": "Den Fælleskommunale Aftenhotline",
         "app.tagline": "Fælles aften- og weekendhotline for kommunernes borgerservice",
@@ -384,6 +385,38 @@ MESSAGES: Final[dict[str, dict[str, str]]] = {
         "mailbox.dkim_no": "Not signed",
     },
 }
+
+
+# Areas added later keep their texts beside their code (``hotline/<area>/messages.py``, a ``MESSAGES`` dict of the
+# same shape) so that each area's screens and their words change together.
+AREA_MESSAGE_MODULES: Final = (
+    "hotline.calls.messages",
+    "hotline.handoffs.messages",
+    "hotline.figures.messages",
+    "hotline.federation.messages",
+    "hotline.knowledge.messages",
+    "hotline.letters.messages",
+)
+
+
+def _merged() -> dict[str, dict[str, str]]:
+    merged = {language: dict(texts) for language, texts in CORE_MESSAGES.items()}
+    for module_name in AREA_MESSAGE_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as exc:
+            if exc.name is None or not module_name.startswith(exc.name):
+                raise  # the area exists but something it imports is missing
+            continue
+        for language, texts in module.MESSAGES.items():
+            clashes = set(texts) & set(merged[language])
+            if clashes:
+                raise RuntimeError(f"{module_name} redefines message keys {sorted(clashes)}")
+            merged[language].update(texts)
+    return merged
+
+
+MESSAGES: Final[dict[str, dict[str, str]]] = _merged()
 
 
 def pick_language(query: str | None, cookie: str | None) -> str:

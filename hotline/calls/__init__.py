@@ -1,0 +1,1 @@
+"""Calls: telephony intake, after-hours routing, the federation queue, agent presence and the agent console."""
