@@ -58,6 +58,7 @@ class PushConsumer:
         self._transaction = transaction or repository.transaction
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
+        self._handling = False
         self.stored = 0
         self.refused = 0
 
@@ -66,7 +67,8 @@ class PushConsumer:
 
     async def stop(self) -> None:
         self._stopping = True
-        await stop_task(self._task, grace=3.0)
+        # Waiting in fetch() holds nothing: cancel at once. While a push is being stored, let it commit first.
+        await stop_task(self._task, grace=3.0 if self._handling else 0.0)
 
     async def handle(self, msg: Msg) -> None:
         match = _CODE.match(msg.subject)
@@ -113,8 +115,12 @@ class PushConsumer:
                     messages = await sub.fetch(batch=20, timeout=1.0)
                 except NatsTimeoutError:
                     continue
-                for msg in messages:
-                    await self.handle(msg)
+                self._handling = True
+                try:
+                    for msg in messages:
+                        await self.handle(msg)
+                finally:
+                    self._handling = False
             except asyncio.CancelledError:
                 raise
             except Exception as exc:

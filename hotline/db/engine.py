@@ -10,7 +10,7 @@ from urllib.parse import unquote, urlsplit
 from piccolo.apps.migrations.tables import Migration
 from piccolo.engine.base import Engine
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine
+from piccolo.engine.sqlite import SQLiteEngine, SQLiteTransaction, TransactionType
 from piccolo.table import Table
 
 from hotline.db import piccolo_conf
@@ -19,6 +19,23 @@ from hotline.db.registry import all_tables
 
 class MigrationError(Exception):
     """The schema could not be brought up to date."""
+
+
+class ImmediateSQLiteEngine(SQLiteEngine):
+    """SQLite whose transactions take the write lock when they begin (``BEGIN IMMEDIATE``).
+
+    A deferred transaction that reads first and writes later cannot wait for the lock when another connection
+    holds it: SQLite answers "database is locked" at once instead of using the busy timeout (waiting could
+    deadlock). The app runs several writers in one process (outbox workers, the call queue's tick, request
+    handlers), so every transaction here is immediate: writers queue on the timeout; readers are not blocked (WAL).
+    """
+
+    def transaction(
+        self,
+        transaction_type: TransactionType = TransactionType.immediate,
+        allow_nested: bool = True,
+    ) -> SQLiteTransaction:
+        return super().transaction(transaction_type=transaction_type, allow_nested=allow_nested)
 
 
 def make_engine(url: str) -> Engine:  # type: ignore[type-arg]
@@ -32,7 +49,7 @@ def make_engine(url: str) -> Engine:  # type: ignore[type-arg]
             path = path[1:] if not path.startswith("//") else path
         Path(path).parent.mkdir(parents=True, exist_ok=True)
         # WAL lets readers and the single writer work at once; the timeout rides out short write locks.
-        return SQLiteEngine(path=path, timeout=30)
+        return ImmediateSQLiteEngine(path=path, timeout=30)
     if parts.scheme in {"postgres", "postgresql"}:
         return PostgresEngine(config={"dsn": url})
     raise ValueError(f"unsupported database URL scheme {parts.scheme!r}")

@@ -105,10 +105,13 @@ class NatsConnection:
         if client is None or client.is_closed:
             return
         try:
+            # Not drain(): every component has stopped its own subscriptions by now, and nats-py's drain waits
+            # for the pending queue of any subscription nobody reads any more (5 s per shutdown). What was
+            # published is in JetStream (acknowledged) or still in an outbox, so a flush is all that is owed.
             if client.is_connected:
-                await asyncio.wait_for(client.drain(), self.settings_drain_timeout)
-            else:
-                await client.close()
+                with contextlib.suppress(Exception):
+                    await asyncio.wait_for(client.flush(), self.settings_drain_timeout)
+            await client.close()
         except asyncio.CancelledError:
             # nats-py cancels its own reader and flusher while closing a broken connection and may let that
             # surface here; only a cancellation of this task itself must propagate.
