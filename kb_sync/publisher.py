@@ -45,10 +45,33 @@ class _Versioned(msgspec.Struct):
 _version_of = msgspec.json.Decoder(_Versioned).decode
 
 
-async def put_newest(kv: KeyValue, key: str, payload: bytes) -> bool:
+Written = dict[str, tuple[int, int]]
+"""What this publisher last wrote per key: (KV revision, article version)."""
+
+
+async def _put_as_remembered(kv: KeyValue, key: str, payload: bytes, version: int, written: Written) -> bool:
+    """One round trip in the common case: a new article (version 1) is created, and a key this publisher wrote
+    last is updated on the revision it remembers. False if that guess was wrong (the key exists, or someone
+    wrote it since); the compare-and-set made sure nothing was overwritten."""
+    hint = written.get(key)
+    try:
+        if hint is None and version == 1:
+            written[key] = (await kv.create(key, payload), version)
+            return True
+        if hint is not None and hint[1] < version:
+            written[key] = (await kv.update(key, payload, last=hint[0]), version)
+            return True
+    except KeyWrongLastSequenceError:
+        written.pop(key, None)
+    return False
+
+
+async def put_newest(kv: KeyValue, key: str, payload: bytes, written: Written | None = None) -> bool:
     """Write ``payload`` under ``key`` unless the bucket already holds that article version or a newer one.
-    True if it was written."""
+    True if it was written. ``written`` (kept by the publisher) saves the read before the write when it can."""
     version = _version_of(payload).version
+    if written is not None and await _put_as_remembered(kv, key, payload, version, written):
+        return True
     for _ in range(_CAS_ATTEMPTS):
         try:
             entry = await kv.get(key)
@@ -56,14 +79,16 @@ async def put_newest(kv: KeyValue, key: str, payload: bytes) -> bool:
             entry = None
         try:
             if entry is None or not entry.value:
-                await kv.create(key, payload)
-                return True
-            if _version_of(entry.value).version >= version:
+                revision = await kv.create(key, payload)
+            elif _version_of(entry.value).version >= version:
                 return False
-            await kv.update(key, payload, last=entry.revision)
-            return True
+            else:
+                revision = await kv.update(key, payload, last=entry.revision)
         except KeyWrongLastSequenceError:
             continue  # another publisher wrote in between: look again
+        if written is not None:
+            written[key] = (revision, version)
+        return True
     raise RuntimeError("the key kept changing under the publisher")
 
 
@@ -102,6 +127,7 @@ class OutboxPublisher:
         self._stopping = False
         self._kv: KeyValue | None = None
         self._kv_client: object | None = None
+        self._written: Written = {}
         self.published = 0
 
     def notify(self) -> None:
@@ -122,6 +148,7 @@ class OutboxPublisher:
             if self.rebuild_empty_bucket and (await kv.status()).values == 0:
                 await self._rebuild()
             self._kv, self._kv_client = kv, self.connection.client
+            self._written = {}  # a new connection may face a rebuilt bucket: read before writing again
         return self._kv
 
     async def _rebuild(self) -> None:
@@ -140,7 +167,7 @@ class OutboxPublisher:
         newest: dict[str, dict[str, Any]] = {}
         for row in rows:  # ordered by id: the last row of a key is its newest change
             newest[row["key"]] = row
-        await _gather_puts(put_newest(kv, key, row["payload"].encode()) for key, row in newest.items())
+        await _gather_puts(put_newest(kv, key, row["payload"].encode(), self._written) for key, row in newest.items())
         await repository.outbox_delete([row["id"] for row in rows])
         self.published += len(newest)
         return len(rows)

@@ -6,9 +6,11 @@ bucket, and how fresh it is.
 * Updates are applied idempotently: an entry is ignored unless its KV revision is newer than the one held for its
   key and its article version is newer than the one held for the article. Duplicates and late (out-of-order)
   deliveries therefore change nothing.
-* The search index is built by a task of its own, in slices that yield to the event loop: a cold start holds
-  every article and rule set as soon as they have arrived, and search completes shortly after
-  (``Freshness.search_ready``). Later changes are indexed within one turn of the loop.
+* The search index (:class:`~hotline.knowledge.search.ScopedSearch`, one index per scope) is built after the
+  cold start by a task of its own, in slices that yield to the event loop, general and surge articles first.
+  A search never waits for it: it indexes whatever is still staged for the scopes it reads (the caller's
+  kommune, general, surge: a few hundred articles, milliseconds). ``Freshness.search_ready`` says every
+  article is indexed. Later changes are indexed within one turn of the loop.
 * Effective rule sets are precomputed per kommune as changes arrive (only the affected topic is recomputed), so
   reading one is a dictionary lookup. During the cold start the work is deferred until the backlog is drained.
 * Reconnects: after a nats-server restart the ordered consumer of nats-py may stall for many seconds before
@@ -33,7 +35,7 @@ from nats.aio.msg import Msg
 from nats.js import api
 from nats.js.errors import NotFoundError
 
-from hotline.knowledge.search import SearchIndex, scopes_for
+from hotline.knowledge.search import ScopedSearch, scopes_for
 from hotline.knowledge.service import is_active, merge_topic, next_boundary
 from hotline.server.nats import NatsConnection
 from kb_sync.subjects import (
@@ -99,7 +101,7 @@ class Replica:
         self.clock = clock
         self.name = name
         self.stall_after = stall_after
-        self.index = SearchIndex()
+        self.index = ScopedSearch()
         self._records: dict[str, ArticleRecord] = {}  # article id -> record
         self._key_revision: dict[str, int] = {}  # KV key -> revision applied
         self._by_scope: dict[str, dict[str, dict[str, ArticleRecord]]] = defaultdict(lambda: defaultdict(dict))
@@ -118,7 +120,6 @@ class Replica:
         self._live_changed = asyncio.Event()
         self._listeners: list[Callable[[ArticleRecord], None]] = []
         self._watches = 0
-        self._to_index: dict[str, ArticleRecord | None] = {}  # article id -> record to index (None: remove)
         self._index_wake = asyncio.Event()
         self._index_task: asyncio.Task[None] | None = None
 
@@ -154,7 +155,7 @@ class Replica:
             revision=self.revision,
             pending=self.pending,
             articles=len(self._records),
-            search_ready=self.ready and not self._to_index,
+            search_ready=self.ready and not self.index.staged,
             watches=self._watches,
             last_change_at=self.last_change_at,
             seconds_since_contact=round(contact, 3) if contact is not None else None,
@@ -165,6 +166,18 @@ class Replica:
 
     def __len__(self) -> int:
         return len(self._records)
+
+    def records(self) -> list[ArticleRecord]:
+        """Every article held (governance views walk them; agents never need this)."""
+        return list(self._records.values())
+
+    def topic_articles(self, scope: str, topic: str) -> tuple[ArticleRecord, ...]:
+        """The articles of one scope on one topic, valid now or not."""
+        return tuple(self._by_scope.get(scope, {}).get(topic, {}).values())
+
+    def topics_of(self, scope: str) -> frozenset[str]:
+        """The topics on which ``scope`` has at least one article."""
+        return frozenset(topic for topic, articles in self._by_scope.get(scope, {}).items() if articles)
 
     def rules(self, kommune: str) -> RuleSet:
         """The kommune's effective rule set: a dictionary lookup, recomputed only when a change or a validity
@@ -297,8 +310,7 @@ class Replica:
                 self._remove(current)
             self._records[record.id] = record
             self._by_scope[record.scope][record.topic][record.id] = record
-            self._to_index.pop(record.id, None)
-            self._to_index[record.id] = record
+            self.index.stage(record)
             self._index_wake.set()
             self._dirty.add((record.scope, record.topic))
             for listener in self._listeners:
@@ -309,7 +321,7 @@ class Replica:
     def _remove(self, record: ArticleRecord) -> None:
         self._records.pop(record.id, None)
         self._by_scope[record.scope][record.topic].pop(record.id, None)
-        self._to_index[record.id] = None
+        self.index.stage_removal(record.scope, record.id)
         self._index_wake.set()
         self._dirty.add((record.scope, record.topic))
 
@@ -338,17 +350,7 @@ class Replica:
 
     def index_pending(self) -> None:
         """Index everything applied so far, now (tests and the benchmark use it; the app lets the task do it)."""
-        while self._to_index:
-            self._index_slice(len(self._to_index))
-
-    def _index_slice(self, size: int) -> None:
-        for _ in range(min(size, len(self._to_index))):
-            article_id = next(iter(self._to_index))
-            record = self._to_index.pop(article_id)
-            if record is None:
-                self.index.remove(article_id)
-            else:
-                self.index.add(record)
+        self.index.index_all()
 
     async def _index_forever(self) -> None:
         # Indexing competes with the cold start for the event loop: start once every article is held.
@@ -356,8 +358,8 @@ class Replica:
         while not self._stopping:
             await self._index_wake.wait()
             self._index_wake.clear()
-            while self._to_index:
-                self._index_slice(100)
+            while self.index.staged:
+                self.index.index_some(100)
                 await asyncio.sleep(0)  # let messages and requests through between slices
 
     async def _reconnected(self) -> None:

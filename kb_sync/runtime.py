@@ -9,6 +9,7 @@ import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 
+from hotline.config import NatsSettings
 from hotline.server.nats import NatsConnection
 from kb_sync.publisher import OutboxPublisher
 from kb_sync.push import PushConsumer
@@ -19,16 +20,32 @@ from kb_sync.tasks import stop_task
 log = logging.getLogger(__name__)
 
 
+def publisher_connection(connection: NatsConnection) -> NatsConnection | None:
+    """A connection of its own for the outbox publisher when the node's settings name a publisher user: in a
+    deployment only "kb-publisher" may write the KV bucket, and the node's own user ("agent-node") only reads
+    it (deploy/nats/accounts.conf). None: the publisher shares the node's connection (demo mode)."""
+    settings = connection.settings
+    if not settings.kb_publisher_user:
+        return None
+    own = NatsSettings(
+        servers=settings.servers, user=settings.kb_publisher_user, password=settings.kb_publisher_password
+    )
+    return NatsConnection(own, connection.servers, name=f"{connection.name}-kb-publisher")
+
+
 class KnowledgeSync:
     def __init__(self, connection: NatsConnection, *, clock: Clock) -> None:
         self.connection = connection
         self.replica = Replica(connection, clock=clock)
-        self.publisher = OutboxPublisher(connection)
+        self._publisher_connection = publisher_connection(connection)
+        self.publisher = OutboxPublisher(self._publisher_connection or connection)
         self.push = PushConsumer(connection, on_stored=self.publisher.notify)
         self.responder = RulesResponder(connection, self.replica)
         self._responder_task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
+        if self._publisher_connection is not None:
+            await self._publisher_connection.start()
         await self.publisher.start()
         await self.replica.start()
         await self.push.start()
@@ -52,6 +69,8 @@ class KnowledgeSync:
         await self.push.stop()
         await self.replica.stop()
         await self.publisher.stop()
+        if self._publisher_connection is not None:
+            await self._publisher_connection.close()
 
 
 def replica_check(replica: Replica, *, wait: float = 1.5) -> Callable[[], Awaitable[tuple[bool, str]]]:

@@ -40,6 +40,12 @@ class NatsSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """HOTLINE_NATS_USER: user name, when the cluster uses user/password authentication."""
     password: str = ""
     """HOTLINE_NATS_PASSWORD: password for HOTLINE_NATS_USER."""
+    kb_publisher_user: str = ""
+    """HOTLINE_NATS_KB_PUBLISHER_USER: the user of the knowledge bank's outbox publisher, the only one that may
+    write the KV bucket (deploy/nats/accounts.conf: "kb-publisher"); it gets a connection of its own. Empty: the
+    publisher shares the node's connection (demo mode)."""
+    kb_publisher_password: str = ""
+    """HOTLINE_NATS_KB_PUBLISHER_PASSWORD: password for HOTLINE_NATS_KB_PUBLISHER_USER."""
 
 
 class SmtpSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -129,6 +135,8 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "HOTLINE_NATS_CREDS": ("nats", "creds_file"),
     "HOTLINE_NATS_USER": ("nats", "user"),
     "HOTLINE_NATS_PASSWORD": ("nats", "password"),
+    "HOTLINE_NATS_KB_PUBLISHER_USER": ("nats", "kb_publisher_user"),
+    "HOTLINE_NATS_KB_PUBLISHER_PASSWORD": ("nats", "kb_publisher_password"),
     "HOTLINE_SMTP_HOST": ("smtp", "host"),
     "HOTLINE_SMTP_PORT": ("smtp", "port"),
     "HOTLINE_SMTP_USERNAME": ("smtp", "username"),
@@ -147,7 +155,12 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "HOTLINE_DEV_IDP_URL": ("identity", "dev_idp_url"),
 }
 _FIELD_TO_ENV = {value: key for key, value in ENVIRONMENT.items()}
-_SECRET_FIELDS = {("nats", "password"), ("smtp", "password"), ("server", "secret_key")}
+_SECRET_FIELDS = {
+    ("nats", "password"),
+    ("nats", "kb_publisher_password"),
+    ("smtp", "password"),
+    ("server", "secret_key"),
+}
 
 
 def _describe(section: str, field: str, raw: Mapping[str, Any]) -> str:

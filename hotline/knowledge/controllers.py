@@ -22,6 +22,7 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.response import Template
 from litestar.status_codes import HTTP_201_CREATED
 
+from hotline.identity.guards import principal_of
 from hotline.knowledge import repository, service
 from hotline.knowledge.schemas import ArticleDraft, Diff, RevertRequest, SearchHit, SearchResult, Version
 from hotline.knowledge.search import snippet
@@ -276,7 +277,10 @@ class KnowledgePagesController(Controller):
             "freshness": replica.freshness() if replica is not None else None,
             "elapsed_ms": round((time.perf_counter() - started) * 1000, 2),
         }
-        template = "knowledge/_results.html" if request.headers.get("hx-request") else "knowledge/search.html"
+        partial = bool(request.headers.get("hx-request"))
+        if not partial:
+            await principal_of(request)  # the page offers authors a link to their authoring pages
+        template = "knowledge/_results.html" if partial else "knowledge/search.html"
         return page(request, template, context)
 
     @get("/articles/{article_id:str}", name="knowledge-article", opt={"access": "public"})

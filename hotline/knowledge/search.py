@@ -19,8 +19,9 @@ import html
 import math
 import re
 from array import array
-from collections import Counter, defaultdict
-from collections.abc import Iterable
+from collections import Counter, defaultdict, deque
+from collections.abc import Callable, Iterable
+from itertools import filterfalse, repeat
 
 import snowballstemmer
 
@@ -127,11 +128,66 @@ class _Synonyms:
 _synonyms = _Synonyms(SYNONYMS)
 
 
+_stem_of = _stems.__getitem__  # dict lookup; a miss runs the stemmer (``__missing__``)
+_is_stopword = _STOPWORDS.__contains__
+
+
+def _stems_of(text: str) -> list[str]:
+    # map/filterfalse keep the per-word loop in C: indexing 30,000 articles stems millions of words.
+    return list(map(_stem_of, filterfalse(_is_stopword, _WORD.findall(text.casefold()))))
+
+
 def terms(text: str) -> list[str]:
     """Stems of ``text`` without stop words, plus the synonym concepts it mentions."""
-    cache = _stems
-    stems = [cache[word] for word in _WORD.findall(text.casefold()) if word not in _STOPWORDS]
+    stems = _stems_of(text)
     return stems + sorted(_synonyms.concepts(stems))
+
+
+def _levels(record: ArticleRecord) -> tuple[set[str], set[str], set[str]]:
+    """The terms of an article by weight level: once in the body, repeatedly in the body, in title or topic.
+    Set operations keep the per-term work in C."""
+    stems = _stems_of(record.body)
+    counts = Counter(stems)
+    once = set(counts)
+    repeated = set() if len(counts) == len(stems) else {term for term, count in counts.items() if count > 1}
+    once -= repeated
+    once.update(_synonyms.concepts(stems))
+    heading = set(terms(record.title))
+    heading.add(stem(record.topic.replace("-", " ")))
+    once -= heading
+    repeated -= heading
+    return once, repeated, heading
+
+
+class Vocabulary:
+    """Every term seen and its deletion neighbourhood ("storskald" is one deletion away from "storskrald"):
+    the typo matching of one index, or shared by the per-scope indexes of a :class:`ScopedSearch`."""
+
+    def __init__(self) -> None:
+        self.near: dict[str, list[str]] = defaultdict(list)  # deletion variant -> known terms
+        self._known: set[str] = set()
+
+    def learn(self, term: str) -> None:
+        if term in self._known:
+            return
+        self._known.add(term)
+        self.near[term].append(term)
+        if len(term) >= 4 and not term.startswith("~"):
+            for variant in _deletions(term):
+                self.near[variant].append(term)
+
+
+class _Postings(dict[str, "array[int]"]):
+    """Term -> postings; a new term gets an empty array and is learnt for typo matching on first sight."""
+
+    def __init__(self, learn: Callable[[str], None]) -> None:
+        super().__init__()
+        self._learn = learn
+
+    def __missing__(self, term: str) -> array[int]:
+        entries = self[term] = array("q")
+        self._learn(term)
+        return entries
 
 
 _LEVEL_WEIGHT = (0.0, 1.0, 1.4, 2.5)  # body once, body repeatedly, title or topic
@@ -141,12 +197,15 @@ _COMMON = 0.2  # a term in more than this share of articles says little; left ou
 class SearchIndex:
     """An inverted index of article records, updated one record at a time as the replica applies changes."""
 
-    def __init__(self) -> None:
+    def __init__(self, vocabulary: Vocabulary | None = None) -> None:
         self._docs: list[ArticleRecord | None] = []  # article number -> record (None once replaced)
         self._number: dict[str, int] = {}  # article id -> its current number
-        self._postings: dict[str, array[int]] = {}  # term -> (number << 10 | scope number << 2 | level)
+        self._vocabulary = vocabulary if vocabulary is not None else Vocabulary()
+        self._postings: _Postings = _Postings(
+            self._vocabulary.learn
+        )  # term -> (number << 10 | scope number << 2 | level)
         self._scope_number: dict[str, int] = {}
-        self._near: dict[str, list[str]] = defaultdict(list)  # deletion variant -> known terms
+        self._near = self._vocabulary.near
         self._dead = 0
 
     def __len__(self) -> int:
@@ -166,24 +225,13 @@ class SearchIndex:
         self._docs.append(record)
         self._number[record.id] = number
         base = number << 10 | self._scope(record.scope) << 2
-        levels = {term: 2 if count > 1 else 1 for term, count in Counter(terms(record.body)).items()}
-        levels.update(dict.fromkeys(terms(record.title), 3))
-        levels[stem(record.topic.replace("-", " "))] = 3
-        known = self._postings.get
-        for term, level in levels.items():
-            entries = known(term)
-            if entries is None:
-                entries = self._postings[term] = array("q")
-                self._learn(term)
-            entries.append(base | level)
+        postings = self._postings
+        for level, group in enumerate(_levels(record), start=1):
+            if group:
+                # One C-level loop per level: fetch (or create) each term's postings and append the entry.
+                deque(map(array.append, map(postings.__getitem__, group), repeat(base | level)), maxlen=0)
         if self._dead > 2000 and self._dead > len(self._number) // 2:
             self._compact()
-
-    def _learn(self, term: str) -> None:
-        self._near[term].append(term)
-        if len(term) >= 4 and not term.startswith("~"):
-            for variant in _deletions(term):
-                self._near[variant].append(term)
 
     def remove(self, article_id: str) -> None:
         number = self._number.pop(article_id, None)
@@ -193,7 +241,7 @@ class SearchIndex:
 
     def _compact(self) -> None:
         live = [record for record in self._docs if record is not None]
-        self._docs, self._number, self._postings, self._dead = [], {}, {}, 0
+        self._docs, self._number, self._postings, self._dead = [], {}, _Postings(self._vocabulary.learn), 0
         for record in live:
             self.add(record)
 
@@ -228,6 +276,14 @@ class SearchIndex:
     ) -> list[tuple[ArticleRecord, float]]:
         """Articles of ``scopes`` matching ``query``, best first, the first scope's before the others. ``hidden``
         are article ids not to show (general articles the kommune has replaced)."""
+        rank = {scope: index for index, scope in enumerate(scopes)}
+        found = self.matches(query, scopes, hidden)
+        return _best(((record, score, matched, rank[record.scope]) for record, score, matched in found), limit)
+
+    def matches(
+        self, query: str, scopes: Iterable[str], hidden: frozenset[str] = frozenset()
+    ) -> list[tuple[ArticleRecord, float, int]]:
+        """Every article of ``scopes`` matching ``query``, unordered: (record, score, query words matched)."""
         alternatives = [options for options in self._expand(query) if any(t in self._postings for t in options)]
         if not alternatives:
             return []
@@ -256,20 +312,99 @@ class SearchIndex:
             for number, score in best.items():
                 scores[number] += score
                 matched[number] += 1
-        rank = {self._scope_number[scope]: index for index, scope in enumerate(scopes) if scope in self._scope_number}
-        found = [
-            (number, record) for number in scores if (record := docs[number]) is not None and record.id not in hidden
+        return [
+            (record, scores[number], matched[number])
+            for number in scores
+            if (record := docs[number]) is not None and record.id not in hidden
         ]
-        # Every query word should match; articles missing one fall behind those that match all.
-        found.sort(
-            key=lambda item: (
-                -matched[item[0]],
-                rank.get(self._scope_number[item[1].scope], len(rank)),
-                -scores[item[0]],
-                item[1].title,
-            )
-        )
-        return [(record, round(scores[number], 4)) for number, record in found[:limit]]
+
+
+def _best(found: Iterable[tuple[ArticleRecord, float, int, int]], limit: int) -> list[tuple[ArticleRecord, float]]:
+    """(record, score, words matched, scope rank) ordered for the agent: every query word should match, so
+    articles missing one fall behind those that match all; then the caller's kommune first; then the score."""
+    ordered = sorted(found, key=lambda item: (-item[2], item[3], -item[1], item[0].title))
+    return [(record, round(score, 4)) for record, score, _, _ in ordered[:limit]]
+
+
+class ScopedSearch:
+    """The replica's search: one :class:`SearchIndex` per scope, built lazily.
+
+    A search only ever reads the caller's kommune, the general articles and the surge banners, so indexing
+    30,000 articles need not finish before the first search: changes are staged per scope, a search indexes the
+    staged articles of the scopes it reads (a kommune's few hundred take milliseconds), and a background task
+    works through the rest (general and surge first). Term statistics (rarity, typo neighbours) are per scope.
+    """
+
+    _FIRST = (GENERAL, FEDERATION)
+
+    def __init__(self) -> None:
+        self._indexes: dict[str, SearchIndex] = {}
+        self._vocabulary = Vocabulary()
+        self._staged: dict[str, dict[str, ArticleRecord | None]] = {}  # scope -> article id -> record (None: remove)
+
+    def __len__(self) -> int:
+        return sum(len(index) for index in self._indexes.values())
+
+    @property
+    def staged(self) -> int:
+        """Changes not yet in an index."""
+        return sum(len(changes) for changes in self._staged.values())
+
+    def stage(self, record: ArticleRecord) -> None:
+        self._staged.setdefault(record.scope, {})[record.id] = record
+
+    def stage_removal(self, scope: str, article_id: str) -> None:
+        self._staged.setdefault(scope, {})[article_id] = None
+
+    def _index(self, scope: str) -> SearchIndex:
+        index = self._indexes.get(scope)
+        if index is None:
+            index = self._indexes[scope] = SearchIndex(self._vocabulary)
+        return index
+
+    def _apply(self, scope: str, count: int) -> int:
+        changes = self._staged.get(scope)
+        if not changes:
+            self._staged.pop(scope, None)
+            return 0
+        index = self._index(scope)
+        done = 0
+        while changes and done < count:
+            article_id, record = changes.popitem()
+            if record is None:
+                index.remove(article_id)
+            else:
+                index.add(record)
+            done += 1
+        if not changes:
+            del self._staged[scope]
+        return done
+
+    def index_some(self, count: int) -> int:
+        """Index up to ``count`` staged changes (general and surge first); returns how many were indexed."""
+        done = 0
+        while done < count and self._staged:
+            scope = next((s for s in self._FIRST if s in self._staged), None) or next(iter(self._staged))
+            done += self._apply(scope, count - done)
+        return done
+
+    def index_all(self) -> None:
+        while self._staged:
+            self.index_some(10_000)
+
+    def search(
+        self, query: str, scopes: tuple[str, ...], *, limit: int = 20, hidden: frozenset[str] = frozenset()
+    ) -> list[tuple[ArticleRecord, float]]:
+        found: list[tuple[ArticleRecord, float, int, int]] = []
+        for rank, scope in enumerate(scopes):
+            if scope in self._staged:
+                self._apply(scope, len(self._staged[scope]))
+            index = self._indexes.get(scope)
+            if index is not None:
+                found.extend(
+                    (record, score, matched, rank) for record, score, matched in index.matches(query, (scope,), hidden)
+                )
+        return _best(found, limit)
 
 
 def scopes_for(kommune: str | None) -> tuple[str, ...]:

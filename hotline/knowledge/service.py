@@ -54,7 +54,7 @@ SEED_DIRECTORY = Path(__file__).resolve().parent / "seed"
 SEED_AUTHOR = "demo-seed"
 _SEED_NAMESPACE = uuid.UUID("6f1c1d2e-5b7a-4c51-9a57-2f0c4e7b9d10")
 
-Problem = Literal["invalid", "not_found", "forbidden"]
+Problem = Literal["invalid", "not_found", "forbidden", "conflict"]
 
 
 class KnowledgeError(Exception):
@@ -259,6 +259,11 @@ def _columns(record: ArticleRecord) -> dict[str, Any]:
     }
 
 
+def preview_record(scope: str, draft: ArticleDraft, *, author: str, now: dt.datetime) -> ArticleRecord:
+    """An unsaved article as agents would see it: built and rendered exactly as a committed version is."""
+    return _record("preview", scope, draft, version=0, author=author, now=now, demo=False)
+
+
 def draft_of(record: ArticleRecord) -> ArticleDraft:
     return ArticleDraft(
         topic=record.topic,
@@ -328,11 +333,21 @@ async def update_article(
     acting_scope: str,
     now: dt.datetime | None = None,
     note: str = "edited",
+    expected_version: int | None = None,
 ) -> ArticleRecord:
     """The next version of an article; ``acting_scope`` is whom the author acts for (a kommune code, or
-    "general"/"federation" for the coordinator). An article of another scope is refused."""
+    "general"/"federation" for the coordinator). An article of another scope is refused. ``expected_version`` is
+    the version the author started from (the form sends it): if someone saved another version since, the edit is
+    refused rather than silently overwriting theirs."""
     current = await _current(article_id)
     _check_scope(current, acting_scope)
+    if expected_version is not None and expected_version != current.version:
+        raise KnowledgeError(
+            "version",
+            f"someone saved version {current.version} after the version {expected_version} you started from; "
+            "reload the article and make your change again",
+            "conflict",
+        )
     if draft.topic != current.topic:
         # The topic is part of the KV key; moving it would leave the old key behind in every replica.
         raise KnowledgeError("topic", "cannot be changed; create a new article on the other topic")

@@ -52,3 +52,19 @@ class KbOutbox(Table, tablename="kb_outbox"):
     payload = Text()
     created_at = Timestamptz(default=TimestamptzNow())
     attempts = Integer(default=0)
+
+
+class KbReport(Table, tablename="kb_report"):
+    """An agent's "this rule is wrong or missing" report, addressed to the kommune that owns the rule ("general"
+    for the federation's own articles). ``message`` has any CPR number masked before it is stored."""
+
+    kommune = Varchar(length=16, index=True)
+    article_id = Varchar(length=36, default="")
+    topic = Varchar(length=64, default="")
+    kind = Varchar(length=16, default="wrong")
+    message = Text()
+    reporter = Varchar(length=200, default="")
+    status = Varchar(length=16, default="open", index=True)
+    created_at = Timestamptz(default=TimestamptzNow())
+    closed_at = Timestamptz(null=True, default=None)
+    closed_by = Varchar(length=200, default="")

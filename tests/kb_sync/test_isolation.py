@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import os
 import shutil
 from collections.abc import AsyncIterator
@@ -17,16 +18,18 @@ import pytest
 from nats.aio.client import Client
 from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
-from nats.js.errors import BadRequestError
+from nats.js.errors import BadRequestError, KeyNotFoundError
 
 from hotline.config import NatsSettings
 from hotline.knowledge.tables import KbArticle
 from hotline.lib.embedded_nats import EmbeddedNatsServer
 from hotline.server.nats import NatsConnection
-from kb_sync.publisher import ensure_bucket
+from kb_sync.publisher import OutboxPublisher, ensure_bucket
 from kb_sync.push import PushConsumer, ensure_push_stream
+from kb_sync.replica import Replica
 from kb_sync.responder import RulesResponder
-from kb_sync.subjects import PushedArticle, encoder, push_subject, rules_subject, ruleset_decoder
+from kb_sync.runtime import publisher_connection
+from kb_sync.subjects import BUCKET_SUBJECT_PREFIX, PushedArticle, encoder, push_subject, rules_subject, ruleset_decoder
 from tests.fixtures.databases import Database
 from tests.fixtures.knowledge import eventually, knowledge_node
 
@@ -94,6 +97,34 @@ def user_url(server: EmbeddedNatsServer, user: str, password_key: str) -> str:
     return f"nats://{user}:{PASSWORDS[password_key]}@{server.host}:{server.port}"
 
 
+@contextlib.asynccontextmanager
+async def secured_node(server: EmbeddedNatsServer) -> AsyncIterator[tuple[NatsConnection, OutboxPublisher, Replica]]:
+    """An app node as deployed: its replica on the read-only "agent-node" user, its outbox publisher on a
+    connection of its own as "kb-publisher" (the connection the app's settings produce)."""
+    settings = NatsSettings(
+        user="agent-node",
+        password=PASSWORDS["NATS_AGENT_NODE_PASSWORD"],
+        kb_publisher_user="kb-publisher",
+        kb_publisher_password=PASSWORDS["NATS_KB_PUBLISHER_PASSWORD"],
+    )
+    connection = NatsConnection(settings, [server.url], name="agent")
+    own = publisher_connection(connection)
+    assert own is not None
+    publisher = OutboxPublisher(own)
+    replica = Replica(connection, clock=lambda: dt.datetime.now(dt.UTC), name="agent")
+    await connection.start()
+    await own.start()
+    await publisher.start()
+    await replica.start()
+    try:
+        yield connection, publisher, replica
+    finally:
+        await replica.stop()
+        await publisher.stop()
+        await own.close()
+        await connection.close()
+
+
 async def test_a_kommune_pushes_its_own_rules_and_is_refused_anothers(
     demo_federation: Database, secured_nats: EmbeddedNatsServer
 ) -> None:
@@ -108,7 +139,7 @@ async def test_a_kommune_pushes_its_own_rules_and_is_refused_anothers(
     await admin.close()
 
     agent_url = user_url(secured_nats, "agent-node", "NATS_AGENT_NODE_PASSWORD")
-    async with knowledge_node(agent_url, name="agent") as (connection, publisher, replica):
+    async with secured_node(secured_nats) as (connection, publisher, replica):
         push = PushConsumer(connection, on_stored=publisher.notify)
         responder = RulesResponder(connection, replica)
         await push.start()
@@ -149,14 +180,22 @@ async def test_a_kommune_pushes_its_own_rules_and_is_refused_anothers(
                     await aarhus.request(rules_subject("0615"), b"", timeout=1)
                 await eventually(lambda: aarhus_errors.saw('publish to "kb.rules.0615"'), what="the violation")
 
-            # An agent node cannot push as a kommune either.
+            # An agent node cannot push as a kommune either, nor write the KV bucket: only the publisher may.
             agent = await nats.connect(agent_url, error_cb=agent_errors.callback, allow_reconnect=False)
             try:
                 await agent.publish(push_subject("0751"), encoder.encode(forged))
                 await agent.flush()
                 await eventually(lambda: agent_errors.saw('publish to "kb.0751.push"'), what="the violation")
+                await agent.publish(f"{BUCKET_SUBJECT_PREFIX}general.storskrald.forged", b"{}")
+                await agent.flush()
+                await eventually(lambda: agent_errors.saw('publish to "$kv.kb.general'), what="the KV violation")
+                kv = await agent.jetstream(timeout=5).key_value("KB")
+                with pytest.raises(KeyNotFoundError):
+                    await kv.get("general.storskrald.forged")
             finally:
                 await agent.close()
+            assert publisher.connection is not connection
+            assert publisher.connection.settings.user == "kb-publisher"
 
             await asyncio.sleep(0.3)  # anything wrongly let through would have been consumed by now
             assert await KbArticle.count().where(KbArticle.scope == "0615").run() == 0

@@ -4,6 +4,7 @@ reconverge after the server is killed and restarted."""
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
 
 from hotline.knowledge import repository
@@ -84,6 +85,12 @@ async def test_live_replicas_reconverge_after_a_server_restart_and_no_edit_is_lo
         # reconnect hook), rather than waiting for nats-py's ordered consumer to notice the restart on its own.
         assert a.freshness().watches >= 2
         assert b.freshness().watches >= 2
+        # The publisher deletes its rows once JetStream acknowledged them, which may be just after the replicas
+        # applied the change.
+        for _ in range(100):
+            if await repository.outbox_size() == 0:
+                break
+            await asyncio.sleep(0.05)
         assert await repository.outbox_size() == 0
 
         # The watches are live again: a new edit arrives as before.
@@ -145,5 +152,24 @@ async def test_a_late_publisher_never_puts_an_older_version_over_a_newer_one(
         assert record_decoder.decode(entry.value).version == 3
         await kv.delete("general.pas.a")
         assert await put_newest(kv, "general.pas.a", version(4))  # a deleted key can be written again
+
+        # A publisher remembers the revision it wrote and writes the next version on it in one round trip; when
+        # another publisher wrote in between, the compare-and-set refuses and it looks again.
+        mine: dict[str, tuple[int, int]] = {}
+        other: dict[str, tuple[int, int]] = {}
+        key = "general.pas.b"
+        assert await put_newest(kv, key, version(1), mine)
+        assert key in mine
+        assert await put_newest(kv, key, version(2), other)
+        assert not await put_newest(kv, key, version(2), mine)  # stale memory: refused, then seen as a duplicate
+        assert await put_newest(kv, key, version(3), mine)
+        assert await put_newest(kv, key, version(4), mine)
+        assert mine[key][1] == 4
+        assert not await put_newest(kv, key, version(1), {})  # a late create of an existing key changes nothing
+        assert not await put_newest(kv, key, version(3), other)
+        entry = await kv.get(key)
+        assert entry.value is not None
+        assert record_decoder.decode(entry.value).version == 4
+        assert entry.revision == mine[key][0]
     finally:
         await connection.close()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from hotline.knowledge import service
-from hotline.knowledge.search import SearchIndex, scopes_for, terms
+from hotline.knowledge.search import ScopedSearch, SearchIndex, scopes_for, terms
 from hotline.knowledge.tables import KbArticle
 from kb_sync.subjects import ArticleRecord
 from tests.fixtures.databases import Database
@@ -58,3 +58,26 @@ def test_the_callers_kommune_comes_before_the_general_articles(seeded_index: Sea
 def test_an_unrelated_query_finds_nothing(seeded_index: SearchIndex) -> None:
     assert seeded_index.search("xylofon", scopes_for("0751")) == []
     assert seeded_index.search("", scopes_for("0751")) == []
+
+
+def test_the_replicas_scoped_search_answers_before_everything_is_indexed(seeded_index: SearchIndex) -> None:
+    records = [record for record in seeded_index._docs if record is not None]
+    scoped = ScopedSearch()
+    for record in records:
+        scoped.stage(record)
+    assert scoped.staged == len(records)
+    assert len(scoped) == 0
+    others = sum(1 for record in records if record.scope not in ("0615", "general", "federation"))
+    hits = scoped.search("storskrald", scopes_for("0615"))
+    # Only the scopes the search reads were indexed, on demand; the rest is left to the background task.
+    assert scoped.staged == others > 0
+    assert [r.id for r, _ in hits] == [r.id for r, _ in seeded_index.search("storskrald", scopes_for("0615"))]
+    assert scoped.search("storskald", scopes_for("0615"))[0][0].scope == "0615"  # typo tolerance across scopes
+    assert scoped.index_some(1) == 1
+    assert scoped.staged == others - 1
+    scoped.index_all()
+    assert scoped.staged == 0
+    assert len(scoped) == len(records)
+    aarhus = next(record for record in records if record.scope == "0751")
+    scoped.stage_removal("0751", aarhus.id)
+    assert aarhus.id not in {r.id for r, _ in scoped.search(aarhus.title, scopes_for("0751"))}
