@@ -19,6 +19,7 @@ class HandOff(Table, tablename="handoff"):
     call_id = Varchar(length=64, default="", index=True)
     kommune_code = Varchar(length=4, index=True)  # Open311 jurisdiction_id
     department = Varchar(length=64, default="")
+    department_name = Varchar(length=200, default="")
     topic = Varchar(length=64, default="")  # Open311 service_code
     description = Text(default="")
     citizen_email = Varchar(length=254, default="")

@@ -14,7 +14,7 @@ ROLES: Final[tuple[str, ...]] = get_args(HotlineRole)
 EVERY_KOMMUNE: Final = "*"
 
 # Named permissions an API token can carry. A token is also bound to one kommune.
-Permission = Literal["audit:read"]
+Permission = Literal["audit:read", "handoffs"]  # "handoffs": the Open311 API of hotline/handoffs
 PERMISSIONS: Final[tuple[str, ...]] = get_args(Permission)
 
 

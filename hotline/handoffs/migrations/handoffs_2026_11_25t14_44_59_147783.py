@@ -6,7 +6,7 @@ from piccolo.columns.column_types import Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.columns.indexes import IndexMethod
 
-ID = "2026-11-25T14:38:27:816127"
+ID = "2026-11-25T14:44:59:147783"
 VERSION = "1.38.0"
 DESCRIPTION = "True"
 
@@ -346,6 +346,28 @@ async def forwards():
         column_class=Varchar,
         params={
             "length": 64,
+            "default": "",
+            "null": False,
+            "primary_key": False,
+            "unique": False,
+            "index": False,
+            "index_method": IndexMethod.btree,
+            "choices": None,
+            "db_column_name": None,
+            "secret": False,
+        },
+        schema=None,
+    )
+
+    manager.add_column(
+        table_class_name="HandOff",
+        tablename="handoff",
+        column_name="department_name",
+        db_column_name="department_name",
+        column_class_name="Varchar",
+        column_class=Varchar,
+        params={
+            "length": 200,
             "default": "",
             "null": False,
             "primary_key": False,

@@ -1,0 +1,197 @@
+"""Every query of the hand-offs area. The caller owns the transaction (:func:`transaction`).
+
+Timestamps are written in UTC (:func:`utc`) so that SQLite's text comparison of them orders correctly, and read
+back aware (:func:`aware`): SQLite returns them naive.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Sequence
+from typing import Any
+
+from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+
+from hotline.handoffs.tables import HandOff, HandOffOutbox, HandOffUpdate
+
+_HANDOFF_PK = HandOff._meta.primary_key
+_UPDATE_PK = HandOffUpdate._meta.primary_key
+_OUTBOX_PK = HandOffOutbox._meta.primary_key
+
+
+def transaction() -> Any:
+    """A write transaction. Inside an enclosing transaction (the call's wrap-up) Piccolo joins it: the writes
+    commit or roll back with the caller's. On SQLite a new one takes the write lock at once (IMMEDIATE)."""
+    engine = HandOff._meta.db
+    if isinstance(engine, SQLiteEngine):
+        return engine.transaction(transaction_type=TransactionType.immediate)
+    return engine.transaction()
+
+
+def utc(moment: dt.datetime) -> dt.datetime:
+    return moment.astimezone(dt.UTC)
+
+
+def aware(moment: dt.datetime) -> dt.datetime:
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
+
+
+def maybe_aware(moment: dt.datetime | None) -> dt.datetime | None:
+    return aware(moment) if moment is not None else None
+
+
+# -- hand-offs ------------------------------------------------------------------------------------------------
+
+
+async def insert_handoff(values: dict[str, Any]) -> None:
+    await HandOff.insert(HandOff(**values)).run()
+
+
+async def insert_update(values: dict[str, Any]) -> None:
+    await HandOffUpdate.insert(HandOffUpdate(**values)).run()
+
+
+async def handoff(handoff_id: str, kommune_code: str | None = None) -> dict[str, Any] | None:
+    query = HandOff.select().where(HandOff.handoff_id == handoff_id)
+    if kommune_code is not None:
+        query = query.where(HandOff.kommune_code == kommune_code)
+    row: dict[str, Any] | None = await query.first().run()
+    return row
+
+
+async def handoffs(
+    *,
+    kommune_code: str | None = None,
+    statuses: Sequence[str] = (),
+    created_from: dt.datetime | None = None,
+    created_to: dt.datetime | None = None,
+    ids: Sequence[str] = (),
+    overdue_at: dt.datetime | None = None,
+    department: str = "",
+    limit: int = 1000,
+) -> list[dict[str, Any]]:
+    """Hand-offs matching every given filter, newest first. ``overdue_at``: still open with ``due_at`` before it."""
+    query = HandOff.select()
+    if kommune_code is not None:
+        query = query.where(HandOff.kommune_code == kommune_code)
+    if statuses:
+        query = query.where(HandOff.status.is_in(list(statuses)))
+    if created_from is not None:
+        query = query.where(HandOff.created_at >= utc(created_from))
+    if created_to is not None:
+        query = query.where(HandOff.created_at <= utc(created_to))
+    if ids:
+        query = query.where(HandOff.handoff_id.is_in(list(ids)))
+    if department:
+        query = query.where(HandOff.department == department)
+    if overdue_at is not None:
+        query = query.where(HandOff.status == "open").where(HandOff.due_at < utc(overdue_at))
+    rows: list[dict[str, Any]] = await query.order_by(HandOff.created_at, ascending=False).limit(limit).run()
+    return rows
+
+
+async def set_status_if(handoff_id: str, old_status: str, values: dict[Any, Any]) -> bool:
+    """Apply ``values`` only if the hand-off still has ``old_status`` (compare-and-set); True if it did."""
+    changed = (
+        await HandOff.update(values)
+        .where(HandOff.handoff_id == handoff_id)
+        .where(HandOff.status == old_status)
+        .returning(_HANDOFF_PK)
+        .run()
+    )
+    return bool(changed)
+
+
+async def updates_of(handoff_id: str) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = (
+        await HandOffUpdate.select()
+        .where(HandOffUpdate.handoff_id == handoff_id)
+        .order_by(HandOffUpdate.at)
+        .order_by(_UPDATE_PK)
+        .run()
+    )
+    return rows
+
+
+async def due_for_escalation(now: dt.datetime, limit: int = 500) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = (
+        await HandOff.select()
+        .where(HandOff.status == "open")
+        .where(HandOff.escalated_at.is_null())
+        .where(HandOff.due_at < utc(now))
+        .order_by(HandOff.due_at)
+        .limit(limit)
+        .run()
+    )
+    return rows
+
+
+async def mark_escalated(handoff_id: str, now: dt.datetime) -> bool:
+    """Set ``escalated_at`` unless another process did it first; True if this call did."""
+    changed = (
+        await HandOff.update({HandOff.escalated_at: utc(now)})
+        .where(HandOff.handoff_id == handoff_id)
+        .where(HandOff.escalated_at.is_null())
+        .where(HandOff.status == "open")
+        .returning(_HANDOFF_PK)
+        .run()
+    )
+    return bool(changed)
+
+
+async def contact_closed_before_exists(cutoff: dt.datetime) -> bool:
+    return bool(
+        await HandOff.exists()
+        .where(HandOff.status == "closed")
+        .where(HandOff.closed_at < utc(cutoff))
+        .where((HandOff.citizen_email != "") | (HandOff.citizen_phone != ""))
+        .run()
+    )
+
+
+async def clear_contact_closed_before(cutoff: dt.datetime, kommune_code: str | None = None) -> int:
+    query = (
+        HandOff.update({HandOff.citizen_email: "", HandOff.citizen_phone: ""})
+        .where(HandOff.status == "closed")
+        .where(HandOff.closed_at < utc(cutoff))
+        .where((HandOff.citizen_email != "") | (HandOff.citizen_phone != ""))
+    )
+    if kommune_code is not None:
+        query = query.where(HandOff.kommune_code == kommune_code)
+    changed = await query.returning(_HANDOFF_PK).run()
+    return len(changed)
+
+
+async def kommune_codes_with_handoffs() -> list[str]:
+    rows = await HandOff.select(HandOff.kommune_code).distinct().run()
+    return [row["kommune_code"] for row in rows]
+
+
+# -- the outbox -----------------------------------------------------------------------------------------------
+
+
+async def insert_outbox(values: dict[str, Any]) -> None:
+    await HandOffOutbox.insert(HandOffOutbox(**values)).run()
+
+
+async def outbox_batch(limit: int) -> list[dict[str, Any]]:
+    rows: list[dict[str, Any]] = await HandOffOutbox.select().order_by(_OUTBOX_PK).limit(limit).run()
+    return rows
+
+
+async def outbox_delete(ids: Sequence[int]) -> None:
+    if ids:
+        await HandOffOutbox.delete().where(_OUTBOX_PK.is_in(list(ids))).run()
+
+
+async def outbox_attempted(ids: Sequence[int]) -> None:
+    if ids:
+        await (
+            HandOffOutbox.update({HandOffOutbox.attempts: HandOffOutbox.attempts + 1})
+            .where(_OUTBOX_PK.is_in(list(ids)))
+            .run()
+        )
+
+
+async def outbox_size() -> int:
+    return int(await HandOffOutbox.count().run())
