@@ -39,6 +39,11 @@ def _percentile(values: list[float], fraction: float) -> float:
     return ordered[index]
 
 
+def _cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def _body(pages: int, serial: int) -> str:
     paragraphs = 3 if pages == 1 else 15  # 15 paragraphs fill three A4 pages (checked with pdfinfo)
     return f"Henvendelse nr. {serial}.\n\n" + "\n\n".join(PARAGRAPH * 2 for _ in range(paragraphs))
@@ -165,12 +170,17 @@ async def _throughput(letters: int, concurrency: int, processes: int) -> dict[st
                 await service.send("0751", draft, renderer, now=dt.datetime.now(dt.UTC), created_by="bench")
             worker.notify()
 
+        if renderer.pdf.pool is not None:
+            await asyncio.to_thread(renderer.pdf.pool.wait_ready)  # every process started and warmed
         await one(-1)  # warm-up: imports, fonts
         await handler.wait_for(1)
+        pool = renderer.pdf.pool
         started = time.perf_counter()
+        cpu_started = _cpu_seconds() + (pool.cpu_seconds if pool is not None else 0.0)
         await asyncio.gather(*(one(serial) for serial in range(letters)))
         await handler.wait_for(letters + 1)
         elapsed = time.perf_counter() - started
+        cpu = _cpu_seconds() + (pool.cpu_seconds if pool is not None else 0.0) - cpu_started
         await worker.stop()
         renderer.close()
         sink.stop()
@@ -181,6 +191,12 @@ async def _throughput(letters: int, concurrency: int, processes: int) -> dict[st
         "concurrency": concurrency,
         "seconds": round(elapsed, 2),
         "letters_per_second": round(letters / elapsed, 2),
+        # CPU time per letter (this process, all threads, plus the render processes' rendering): what the run
+        # costs whatever else the machine is doing. cores / cpu_ms_per_letter is the rate the machine's cores
+        # could sustain if nothing else ran (an upper bound: it assumes the work spreads over all cores).
+        "cpu_ms_per_letter": round(cpu / letters * 1000, 1),
+        "cpu_bound_letters_per_second": round((os.cpu_count() or 1) * letters / cpu, 2),
+        "load_average_1min": round(os.getloadavg()[0], 2),
     }
 
 
@@ -190,7 +206,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--letters", type=int, default=120, help="letters sent in the throughput run (default 120)")
     parser.add_argument("--concurrency", type=int, default=4, help="agents sending at once (default 4)")
     parser.add_argument(
-        "--processes", type=int, default=0, help="also measure delivery with N render processes (experimental)"
+        "--processes",
+        type=int,
+        default=os.cpu_count() or 2,
+        help="also measure delivery with N render processes (default: one per core; 0: threads only)",
     )
     parser.add_argument("--out", type=Path, default=Path("bench-results") / "letters.json")
     args = parser.parse_args(argv)
@@ -226,6 +245,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     for run in deliveries:
         label = f"letters/s send→accepted ({run['render']})"
         print(f"{label:<34}{run['letters_per_second']:>12}")
+        label = "  CPU ms/letter, bound/s, load"
+        print(
+            f"{label:<34}{run['cpu_ms_per_letter']:>12}{run['cpu_bound_letters_per_second']:>14}"
+            f"{run['load_average_1min']:>8}"
+        )
     print(f"{'peak RSS (MB)':<34}{peak_rss_mb:>12}")
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(json.dumps(figures, indent=2) + "\n", encoding="utf-8")

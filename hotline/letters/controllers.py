@@ -85,6 +85,7 @@ def _draft_from_form(data: dict[str, Any]) -> LetterDraft:
             text=value("text")[:20_000],
             topic=value("topic")[:64],
             language="en" if value("language") == "en" else "da",
+            call_id=value("call")[:64],
         )
     except (TypeError, ValueError) as exc:
         raise ValidationException(detail=str(exc)) from None
@@ -189,12 +190,24 @@ class LettersPagesController(Controller):
         self,
         request: Request[Any, Any, Any],
         code: CodeParameter,
-        template: Annotated[str, QueryParameter(max_length=64)] = "svar",
-        topic: Annotated[str, QueryParameter(max_length=64)] = "",
+        template: Annotated[
+            str, QueryParameter(max_length=64, description="Reply template; default: the topic's")
+        ] = "",
+        topic: Annotated[str, QueryParameter(max_length=64, description="The call's topic, e.g. 'flytning'")] = "",
+        call: Annotated[str, QueryParameter(max_length=64, description="The id of the call this letter answers")] = "",
     ) -> Template:
+        """Opened from a call in the agent console (``?topic=…&call=…``): the topic's reply template, filled in
+        with the kommune's rules, is preselected, and the letter is stored with the call it answers."""
         language = request.state.lang
+        if call and not service.CALL_ID.fullmatch(call):
+            raise ValidationException(
+                detail="call: a call id is letters, digits, '-' and '_'",
+                extra=[{"key": "call", "message": "letters, digits, '-' and '_' only"}],
+            )
         try:
-            start = await service.compose(_kommune(code), template, topic=topic, language=language)
+            start = await service.compose(
+                _kommune(code), template or service.template_for_topic(topic), topic=topic, language=language
+            )
             templates = await service.templates_for(code, language)
         except service.LetterError as error:
             raise _refused(error) from error
@@ -204,6 +217,7 @@ class LettersPagesController(Controller):
             "topic": start.topic,
             "subject": start.subject,
             "text": start.text,
+            "call_id": call,
         }
         letters = await service.recent_letters(code)
         context = {"code": code, "templates": templates, "draft": draft, "error": None, "letters": letters}

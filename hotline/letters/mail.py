@@ -76,6 +76,16 @@ def message_id(letter_id: str, from_address: str) -> str:
     return f"<letter-{letter_id}@{domain}>"
 
 
+def check_headers(*, envelope: Envelope, subject: str, message_id_value: str, language: str) -> None:
+    """Every header value :func:`build_message` will set, checked the same way but without building the MIME
+    message (which costs more than the check): raises :class:`HeaderRefused`."""
+    address("From", envelope.from_address, envelope.from_name)
+    address("To", envelope.recipient)
+    address("Reply-To", envelope.reply_to)
+    for name, value in (("Subject", subject), ("Message-ID", message_id_value), ("Content-Language", language)):
+        _clean(name, value)
+
+
 def build_message(
     *,
     envelope: Envelope,

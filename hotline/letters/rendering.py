@@ -5,9 +5,10 @@ and the agent's text are only ever *values*, never template source), the rendere
 and logos (the tenant files are checked when applied, but data may arrive by other paths), and WeasyPrint with a
 URL fetcher that serves only the project's fonts and the letter's own kommune logo.
 
-PDFs are rendered in a small thread pool, off the event loop, with a time limit. Fonts and the stylesheet are
-parsed once per thread (WeasyPrint's ``FontConfiguration`` is not shared between threads) and reused for every
-letter; an identical letter (same HTML, same logo) is rendered once and taken from a small cache after that.
+PDFs are rendered off the event loop with a time limit: in a thread (tests, the demo) or in warmed worker processes
+(production, :mod:`hotline.letters.render_pool`). Fonts and the stylesheet are parsed once per thread or process
+(WeasyPrint's ``FontConfiguration`` is not shared between threads) and reused for every letter;
+an identical letter (same HTML, same logo) is rendered once and taken from a small cache after that.
 """
 
 from __future__ import annotations
@@ -16,16 +17,18 @@ import asyncio
 import concurrent.futures
 import datetime as dt
 import hashlib
-import multiprocessing
 import re
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 from jinja2 import FileSystemLoader, StrictUndefined
 from jinja2.sandbox import SandboxedEnvironment
+
+if TYPE_CHECKING:
+    from hotline.letters.render_pool import RenderPool
 
 TEMPLATES: Final = Path(__file__).resolve().parents[2] / "letterhead_templates"
 FONTS: Final = TEMPLATES / "fonts"
@@ -387,16 +390,19 @@ class PdfRenderer:
     ``processes=0`` (the default) renders in a thread pool of ``workers`` threads (one by default: WeasyPrint holds
     the GIL, so more threads gain little, and fontconfig is not made for concurrent use). ``processes=N`` renders
     in N worker processes (started with ``spawn``, never ``fork``, because the app has threads and an event loop):
-    a couple of seconds to start, then N cores."""
+    a couple of seconds to start, then N cores; see :mod:`hotline.letters.render_pool` for the time limit and the
+    replacement of hung or crashed workers)."""
 
     def __init__(
         self, *, workers: int = 1, processes: int = 0, timeout: float = DEFAULT_TIMEOUT, cache_size: int = 64
     ) -> None:
+        from hotline.letters.render_pool import RenderPool
+
         self.timeout = timeout
-        self._executor: concurrent.futures.Executor
+        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._pool: RenderPool | None = None
         if processes:
-            context = multiprocessing.get_context("spawn")
-            self._executor = concurrent.futures.ProcessPoolExecutor(max_workers=processes, mp_context=context)
+            self._pool = RenderPool(processes, timeout=timeout)
         else:
             self._executor = concurrent.futures.ThreadPoolExecutor(max_workers=workers, thread_name_prefix="letter-pdf")
         self._cache: OrderedDict[str, bytes] = OrderedDict()
@@ -437,14 +443,27 @@ class PdfRenderer:
         cached = self._cached(key)
         if cached is not None:
             return cached
-        future = self._executor.submit(render_pdf, html, logo)
-        # A render that overruns is abandoned (a thread cannot be killed; inputs are bounded so it ends anyway).
-        pdf = await asyncio.wait_for(asyncio.wrap_future(future), self.timeout)
+        if self._pool is not None:
+            pdf = await self._pool.render(html, logo)  # the pool enforces the time limit (and kills overruns)
+        elif self._executor is not None:
+            future = self._executor.submit(render_pdf, html, logo)
+            # A render that overruns is abandoned (a thread cannot be killed; inputs are bounded so it ends anyway).
+            pdf = await asyncio.wait_for(asyncio.wrap_future(future), self.timeout)
+        else:
+            raise RuntimeError("the PDF renderer has neither threads nor processes")
         self._remember(key, pdf)
         return pdf
 
+    @property
+    def pool(self) -> RenderPool | None:
+        """The worker processes (``None`` when rendering in threads)."""
+        return self._pool
+
     def close(self, *, wait: bool = False) -> None:
-        self._executor.shutdown(wait=wait, cancel_futures=True)
+        if self._pool is not None:
+            self._pool.close(wait=wait)
+        if self._executor is not None:
+            self._executor.shutdown(wait=wait, cancel_futures=True)
 
 
 def bare_render(html: str, logo: Logo | None = None) -> bytes:

@@ -95,6 +95,30 @@ async def claim(row_id: int, owner: str, now: dt.datetime, lease_until: dt.datet
     return await Letter.select().where(Letter._meta.primary_key == row_id).first().run()
 
 
+async def claim_many(
+    row_ids: list[int], owner: str, now: dt.datetime, lease_until: dt.datetime
+) -> list[dict[str, Any]]:
+    """:func:`claim` for a batch in one statement: the rows of ``row_ids`` that are still claimable are taken for
+    ``owner``, atomically (the same conditional UPDATE, so a row another worker took meanwhile is left out), and
+    returned in full. One round trip per batch instead of two per letter."""
+    if not row_ids:
+        return []
+    values: dict[Column | str, Any] = {
+        Letter.status: "sending",
+        Letter.lease_owner: owner,
+        Letter.lease_until: utc(lease_until),
+        Letter.attempts: Letter.attempts + 1,
+    }
+    claimed: list[dict[str, Any]] = (
+        await Letter.update(values)
+        .where(Letter._meta.primary_key.is_in(row_ids) & _claimable(utc(now)))
+        .returning(*Letter._meta.columns)
+        .run()
+    )
+    order = {row_id: index for index, row_id in enumerate(row_ids)}
+    return sorted(claimed, key=lambda row: order[row["id"]])
+
+
 async def mark_sent(row_id: int, owner: str, now: dt.datetime) -> None:
     """Record the relay's acceptance and drop the rendered e-mail (it is no longer needed to deliver it)."""
     values: dict[Column | str, Any] = {

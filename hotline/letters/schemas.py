@@ -20,6 +20,7 @@ class LetterDraft(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     text: Annotated[str, msgspec.Meta(min_length=1, max_length=20_000, description="The agent's final text")]
     topic: Annotated[str, msgspec.Meta(max_length=64)] = ""
     language: Literal["da", "en"] = "da"
+    call_id: Annotated[str, msgspec.Meta(max_length=64, description="The call this letter answers, if any")] = ""
 
 
 class ReplyTemplateOut(msgspec.Struct, frozen=True):
@@ -49,3 +50,4 @@ class LetterOut(msgspec.Struct, frozen=True):
     created_at: dt.datetime
     sent_at: dt.datetime | None
     message_id: str
+    call_id: str = ""

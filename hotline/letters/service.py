@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import functools
+import re
 import string
 import uuid
 from dataclasses import dataclass
@@ -50,6 +51,7 @@ _DAY_NAMES: Final = {
     "en": ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"),
 }
 _CLOSED: Final = {"da": "Lukket", "en": "Closed"}
+CALL_ID: Final = re.compile(r"[A-Za-z0-9_-]{1,64}")  # used with fullmatch: "$" would let a newline through
 CPR_REFUSAL: Final = (
     "The text contains a CPR number. CPR numbers must not be sent by e-mail: remove it, and send anything that "
     "needs the citizen's CPR number through Digital Post instead."
@@ -171,6 +173,14 @@ async def compose(kommune_code: str, template_key: str, *, topic: str = "", lang
     return fill(template, await _tenant(kommune_code), topic=topic, language=language)
 
 
+def template_for_topic(topic: str, default: str = "svar") -> str:
+    """The reply template written for ``topic`` (a call's topic), or the general reply when there is none."""
+    for template in reply_templates().values():
+        if topic and template.topic == topic:
+            return template.key
+    return default
+
+
 async def templates_for(kommune_code: str, language: str = "da") -> list[ReplyTemplateOut]:
     tenant = await _tenant(kommune_code)
     return [fill(template, tenant, language=language) for template in reply_templates().values()]
@@ -192,6 +202,8 @@ def check_draft(draft: LetterDraft) -> None:
         raise LetterError("subject", "The subject must be one line")
     if draft.template not in reply_templates():
         raise LetterError("template", f"No reply template {draft.template!r}", problem="not_found")
+    if draft.call_id and not CALL_ID.fullmatch(draft.call_id):
+        raise LetterError("call", "A call id is letters, digits, '-' and '_' (at most 64)")
 
 
 def letterhead_data(tenant: tenancy.Tenant) -> LetterheadData:
@@ -270,17 +282,9 @@ async def prepare(
     letter_id = uuid.uuid4().hex
     envelope = mail.Envelope(sender.from_name, sender.from_address, sender.reply_to, draft.recipient.strip())
     message_id = mail.message_id(letter_id, sender.from_address)
-    try:  # build once now, so bad sender data is refused to the agent rather than failing in the worker
-        mail.build_message(
-            envelope=envelope,
-            subject=draft.subject.strip(),
-            message_id_value=message_id,
-            created_at=now,
-            html=rendered.html,
-            text=rendered.text,
-            pdf=b"",
-            pdf_name="brev.pdf",
-            language=draft.language,
+    try:  # check now, so bad sender data is refused to the agent rather than failing in the worker
+        mail.check_headers(
+            envelope=envelope, subject=draft.subject.strip(), message_id_value=message_id, language=draft.language
         )
     except mail.HeaderRefused as exc:
         raise LetterError("sender", f"The kommune's sender identity cannot be used: {exc}") from None
@@ -290,6 +294,7 @@ async def prepare(
             "kommune_code": tenant.code,
             "template": draft.template,
             "topic": draft.topic,
+            "call_id": draft.call_id,
             "language": draft.language,
             "subject": draft.subject.strip(),
             "recipient": envelope.recipient,
@@ -340,6 +345,7 @@ def _out(row: dict[str, Any]) -> LetterOut:
         created_at=created_at,
         sent_at=repository.aware(sent_at) if sent_at is not None else None,
         message_id=row["message_id"],
+        call_id=row.get("call_id") or "",
     )
 
 

@@ -16,6 +16,8 @@ class Letter(Table, tablename="letter"):
     kommune_code = Varchar(length=4, index=True)
     template = Varchar(length=64, default="")
     topic = Varchar(length=64, default="")
+    # The call this letter answers (the agent console opens compose with ``call=<call id>``); empty otherwise.
+    call_id = Varchar(length=64, default="", index=True)
     language = Varchar(length=2, default="da")
     subject = Varchar(length=300)
     recipient = Varchar(length=254)

@@ -14,6 +14,7 @@ import asyncio
 import contextlib
 import datetime as dt
 import logging
+import os
 import random
 import uuid
 from collections.abc import Awaitable, Callable
@@ -47,6 +48,9 @@ class WorkerConfig:
     max_attempts: int = 40
     """Temporary failures before a letter is marked failed (about a day and a half with the delays above)."""
     sweep_interval: dt.timedelta = dt.timedelta(hours=1)
+    keep_connection: float = 10.0
+    """Seconds an idle SMTP connection is kept for the next batch (0: one connection per batch). Letters sent
+    one by one as agents press send would otherwise each pay a connect, EHLO (STARTTLS, AUTH) and QUIT."""
 
 
 def backoff(config: WorkerConfig, attempts: int) -> dt.timedelta:
@@ -67,6 +71,9 @@ class OutboxWorker:
     _wake: asyncio.Event = field(default_factory=asyncio.Event)
     _task: asyncio.Task[None] | None = None
     _last_sweep: dt.datetime | None = None
+    _client: aiosmtplib.SMTP | None = None
+    _client_used: float = 0.0
+    _stopping: bool = False
 
     def notify(self) -> None:
         """A letter was committed: look now rather than at the next poll."""
@@ -75,21 +82,52 @@ class OutboxWorker:
     async def run_once(self) -> int:
         """Claim one batch of due letters and try to deliver each. Returns how many were claimed."""
         now = self.clock()
-        claimed: list[dict[str, Any]] = []
-        for row_id in await repository.due(now, self.config.batch_size):
-            row = await repository.claim(row_id, self.owner, now, now + self.config.lease)
-            if row is not None:
-                claimed.append(row)
+        due = await repository.due(now, self.config.batch_size)
+        claimed = await repository.claim_many(due, self.owner, now, now + self.config.lease)
         if claimed:
             await self._deliver(
                 claimed, deadline=now + self.config.lease - dt.timedelta(seconds=self.config.smtp_timeout * 2)
             )
         return len(claimed)
 
-    async def _deliver(self, letters: list[dict[str, Any]], *, deadline: dt.datetime) -> None:
+    async def _connection(self) -> aiosmtplib.SMTP:
+        """The kept connection if it is still usable, else a new one."""
+        client, self._client = self._client, None
+        loop = asyncio.get_running_loop()
+        if client is not None:
+            if client.is_connected and loop.time() - self._client_used < self.config.keep_connection:
+                try:
+                    await client.noop()  # the relay may have dropped an idle connection: find out now
+                    return client
+                except (aiosmtplib.SMTPException, OSError, TimeoutError):
+                    pass
+            client.close()
         client = mail.SmtpClient(self.smtp, timeout=self.config.smtp_timeout).connection()
+        await client.connect()
+        return client
+
+    async def _release(self, client: aiosmtplib.SMTP) -> None:
+        """Keep the connection for the next batch, or say goodbye."""
+        if client.is_connected and self.config.keep_connection > 0:
+            self._client, self._client_used = client, asyncio.get_running_loop().time()
+            return
+        await self._quit(client)
+
+    @staticmethod
+    async def _quit(client: aiosmtplib.SMTP) -> None:
+        if client.is_connected:
+            with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
+                await client.quit()
+        client.close()
+
+    async def close_connection(self) -> None:
+        client, self._client = self._client, None
+        if client is not None:
+            await self._quit(client)
+
+    async def _deliver(self, letters: list[dict[str, Any]], *, deadline: dt.datetime) -> None:
         try:
-            await client.connect()
+            client = await self._connection()
         except (aiosmtplib.SMTPException, OSError, TimeoutError) as exc:
             for letter in letters:
                 await self._failed(
@@ -120,10 +158,7 @@ class OutboxWorker:
                 await repository.mark_sent(letter["id"], self.owner, self.clock())
                 log.info("letter %s accepted by the relay (attempt %s)", letter["letter_id"], letter["attempts"])
         finally:
-            if client.is_connected:
-                with contextlib.suppress(aiosmtplib.SMTPException, OSError, TimeoutError):
-                    await client.quit()
-            client.close()
+            await self._release(client)
 
     def _wire(self, letter: dict[str, Any]) -> bytes:
         created_at = repository.aware(letter["created_at"])
@@ -167,28 +202,62 @@ class OutboxWorker:
             log.info("retention sweep deleted letters: %s", deleted)
 
     async def run(self) -> None:
-        while True:
+        while not self._stopping:
             try:
                 await self._sweep()
-                while await self.run_once() >= self.config.batch_size:
+                while not self._stopping and await self.run_once() >= self.config.batch_size:
                     pass
             except asyncio.CancelledError:
                 raise
             except Exception as exc:  # the database may be away for a moment; the worker must outlive it
                 log.warning("outbox worker: %s; retrying", type(exc).__name__)
+            if self._stopping:
+                break
             self._wake.clear()
-            with contextlib.suppress(TimeoutError):
+            try:
                 await asyncio.wait_for(self._wake.wait(), self.config.poll_interval)
+            except TimeoutError:
+                if self._client is not None and (
+                    asyncio.get_running_loop().time() - self._client_used >= self.config.keep_connection
+                ):
+                    await self.close_connection()  # idle: do not hold the relay's connection open
 
     def start(self) -> None:
+        self._stopping = False
         self._task = asyncio.create_task(self.run(), name=f"letters-outbox-{self.owner}")
 
-    async def stop(self) -> None:
+    async def stop(self, grace: float = 5.0) -> None:
+        """Let the worker finish the batch in hand (so no database transaction or connection is cut off in the
+        middle), then stop; cancel it only if that takes longer than ``grace`` seconds. A letter cut off after
+        the relay's acceptance is covered by the lease either way."""
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            self._stopping = True
+            self._wake.set()
+            try:
+                await asyncio.wait_for(asyncio.shield(self._task), grace)
+            except TimeoutError:
+                self._task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._task
+            except asyncio.CancelledError:
+                self._task.cancel()
+                raise
             self._task = None
+        await self.close_connection()
+
+
+def render_processes_from_environment() -> int:
+    """HOTLINE_LETTER_RENDER_PROCESSES: PDF render processes (0 = render in a thread; "auto" = one per core)."""
+    raw = os.environ.get("HOTLINE_LETTER_RENDER_PROCESSES", "0").strip().lower()
+    if raw == "auto":
+        return os.cpu_count() or 1
+    try:
+        value = int(raw or "0")
+    except ValueError:
+        raise ValueError(f"HOTLINE_LETTER_RENDER_PROCESSES={raw!r}: a number of processes, 0 or 'auto'") from None
+    if not 0 <= value <= 64:
+        raise ValueError(f"HOTLINE_LETTER_RENDER_PROCESSES={raw!r}: 0 to 64")
+    return value
 
 
 @dataclass
@@ -199,9 +268,12 @@ class LettersRuntime:
     worker: OutboxWorker | None = None
 
     @classmethod
-    def create(cls, smtp: SmtpSettings, clock: Clock, *, render_processes: int = 0) -> LettersRuntime:
+    def create(cls, smtp: SmtpSettings, clock: Clock, *, render_processes: int | None = None) -> LettersRuntime:
         """``render_processes``: PDF rendering in that many worker processes (production: one per core), or in
-        threads when 0 (the demo and the tests, where starting processes would cost more than it saves)."""
+        threads when 0 (the demo and the tests, where starting processes would cost more than it saves). ``None``
+        reads HOTLINE_LETTER_RENDER_PROCESSES (default 0)."""
+        if render_processes is None:
+            render_processes = render_processes_from_environment()
         worker = OutboxWorker(smtp, clock=clock) if smtp.host else None
         return cls(renderer=Renderer(pdf=PdfRenderer(processes=render_processes)), worker=worker)
 

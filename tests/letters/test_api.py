@@ -164,3 +164,112 @@ async def test_readiness_includes_smtp_and_fails_while_the_relay_is_down(
     down = await client.get("/health/ready")
     assert down.status_code == 503
     assert down.json()["checks"]["smtp"]["ok"] is False
+
+
+def _field(page: str, name: str) -> str:
+    """The value of a form field on the page, as the browser would submit it."""
+    import html as html_module
+    import re
+
+    textarea = re.search(rf'<textarea[^>]*name="{name}"[^>]*>(.*?)</textarea>', page, re.DOTALL)
+    if textarea:
+        return html_module.unescape(textarea.group(1))
+    for tag in re.findall(r"<input[^>]*>", page):
+        if f'name="{name}"' in tag:
+            value = re.search(r'value="([^"]*)"', tag)
+            return html_module.unescape(value.group(1)) if value else ""
+    raise AssertionError(f"no field {name!r} on the page")
+
+
+async def test_a_new_agent_replies_to_a_horsens_call_and_finds_the_mail_in_the_demo_mailbox(
+    http: tuple[httpx.AsyncClient, Litestar], smtp_server: SmtpServer, tmp_path: Any
+) -> None:
+    """The demo path of issue 6: the agent console's link opens compose for the caller's kommune with the call's
+    topic and id; the topic's template is preselected and filled with Horsens's rules; the agent sends; the mail
+    arrives with Horsens's letterhead, From and PDF, and the letter remembers the call it answers."""
+    from hotline.letters.tables import Letter
+    from tests.letters.test_rendering import poppler
+
+    client, app = http
+    # A person signing in for the first time, with the agent role for Horsens only.
+    headers = await signed_in(client, app, Grant(role="agent", kommune="0615"), home="0615")
+    html_headers = {**headers, "accept": "text/html"}
+    compose = await client.get("/letters/0615/compose?topic=flytning&call=call-7f3a9c", headers=html_headers)
+    assert compose.status_code == 200, compose.text
+    assert "Svar på opkald" in compose.text
+    assert "call-7f3a9c" in compose.text
+    assert _field(compose.text, "template") == "flytning"  # the topic's template, preselected
+    assert _field(compose.text, "call") == "call-7f3a9c"
+    text = _field(compose.text, "text")
+    assert "Horsens Kommune" in text  # filled in with Horsens's own rules, not a blank form
+    assert "+45 70 61 51 01" in text or "Borgerservice" in text
+    form = {
+        name: _field(compose.text, name) for name in ("_csrf_token", "template", "topic", "call", "subject", "text")
+    }
+
+    # A CPR number in the text is refused with the Digital Post message; nothing is queued, the call is kept.
+    refused = await client.post(
+        "/letters/0615/send",
+        data={**form, "recipient": "borger@example.org", "text": text + "\n\nCPR 010190-1234"},
+        headers=html_headers,
+    )
+    assert refused.status_code == 422
+    assert "Digital Post" in refused.text
+    assert _field(refused.text, "call") == "call-7f3a9c"
+    assert await Letter.count().run() == 0
+
+    sent = await client.post(
+        "/letters/0615/send", data={**form, "recipient": "borger@example.org"}, headers=html_headers
+    )
+    assert sent.status_code == 200, sent.text
+    assert "call-7f3a9c" in sent.text  # the letter's page says which call it answers
+    row = await Letter.select(Letter.letter_id, Letter.call_id, Letter.topic).first().run()
+    assert row is not None
+    assert row["call_id"] == "call-7f3a9c"
+    assert row["topic"] == "flytning"
+
+    async def delivered() -> None:
+        for _ in range(600):
+            if (await client.get(f"/api/letters/0615/{row['letter_id']}", headers=headers)).json()["status"] == "sent":
+                return
+            await asyncio.sleep(0.05)
+
+    await asyncio.wait_for(delivered(), 30)
+    status = (await client.get(f"/api/letters/0615/{row['letter_id']}", headers=headers)).json()
+    assert status["status"] == "sent"
+    assert status["call_id"] == "call-7f3a9c"
+
+    mailbox = await client.get("/demo/mailbox", headers=html_headers)
+    assert mailbox.status_code == 200
+    assert "Sådan melder du flytning – Horsens Kommune" in mailbox.text
+    [stored] = list(smtp_server.handler.directory.glob("*.eml"))
+    message = email.message_from_bytes(stored.read_bytes(), policy=default)
+    assert str(message["From"]) == "Horsens Kommune <borgerservice@horsens.kommune.example>"
+    assert str(message["Reply-To"]) == "borgerservice@horsens.kommune.example"
+    mail_html = await client.get(f"/demo/mailbox/{stored.name}/html", headers=headers)
+    assert mail_html.status_code == 200
+    assert "Horsens Kommune" in mail_html.text
+    assert "#1f4e79" in mail_html.text.lower()  # Horsens's letterhead colour
+    assert "8700 Horsens" in mail_html.text
+    pdf = await client.get(f"/demo/mailbox/{stored.name}/pdf", headers=headers)
+    assert pdf.status_code == 200
+    assert pdf.headers["content-type"] == "application/pdf"
+    (tmp_path / "letter.pdf").write_bytes(pdf.content)
+    pdf_text = await poppler("pdftotext", str(tmp_path / "letter.pdf"), "-")
+    assert "Horsens Kommune" in pdf_text
+    assert "Rådhuspladsen 1" in pdf_text
+    assert "8700 Horsens" in pdf_text
+
+
+async def test_compose_refuses_a_malformed_call_id_naming_the_field(http: tuple[httpx.AsyncClient, Litestar]) -> None:
+    client, app = http
+    headers = await signed_in(client, app, Grant(role="agent", kommune="0615"), home="0615")
+    bad = await client.get("/letters/0615/compose?topic=flytning&call=x%22%3E%3Cscript%3E", headers=headers)
+    assert bad.status_code == 400
+    assert "call" in bad.json()["detail"]
+    newline = await client.get("/letters/0615/compose?call=call-1%0A", headers=headers)
+    assert newline.status_code == 400
+    for bad in ("a b", "call-1\n", "x" * 65):
+        refused = await client.post("/api/letters/0615", json={**DRAFT, "call_id": bad}, headers=headers)
+        assert refused.status_code == 400, bad
+        assert "call" in refused.text

@@ -74,6 +74,14 @@ def test_headers_name_the_kommune_and_its_inbox_and_the_message_id_comes_from_th
 def test_a_line_break_in_any_header_value_or_a_non_address_is_refused(env: mail.Envelope, subject: str) -> None:
     with pytest.raises(mail.HeaderRefused):
         build(env, subject)
+    # The send path checks the same values without building the message: it must refuse exactly as much.
+    with pytest.raises(mail.HeaderRefused):
+        mail.check_headers(envelope=env, subject=subject, message_id_value="<letter-1@x.example>", language="da")
+
+
+def test_the_header_check_accepts_what_the_message_accepts() -> None:
+    mail.check_headers(envelope=envelope(), subject="Svar", message_id_value="<letter-1@x.example>", language="da")
+    build(envelope(), "Svar")
 
 
 def test_a_dkim_signature_is_added_per_kommune_domain_and_verifies(tmp_path: Path) -> None:
