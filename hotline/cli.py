@@ -32,15 +32,27 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--data-dir", default=".hotline-demo", help="where the demo keeps its files (default .hotline-demo)"
     )
+    demo.add_argument(
+        "--simulate",
+        action="store_true",
+        help="also run a simulated evening of calls against the demo (hotline simulate)",
+    )
 
     commands.add_parser("serve", help="run the web server with the production settings (HOTLINE_* variables)")
+    from hotline.calls.simulate import add_arguments as simulate_arguments
+
+    simulate_arguments(
+        commands.add_parser("simulate", help="send a realistic evening of signed telephony events to an instance")
+    )
     commands.add_parser("migrate", help="apply database migrations")
 
     bench = commands.add_parser("bench", help="run a benchmark and write bench-results/<name>.json")
     bench.add_argument(
         "benchmark",
-        choices=["kb", "letters"],
-        help="kb: the knowledge bank at federation scale; letters: rendering and delivery of letterhead replies",
+        choices=["kb", "letters", "figures", "calls"],
+        help="kb: the knowledge bank at federation scale; letters: rendering and delivery of letterhead replies; "
+        "figures: the dashboards and the settlement over a year of history; "
+        "calls: screen-pop latency, webhook ingest and memory with 200 live agents",
     )
     bench.add_argument("options", nargs=argparse.REMAINDER, help="passed on (see hotline bench kb --help)")
 
@@ -125,12 +137,24 @@ def main(argv: Sequence[str] | None = None) -> int:
             base = _settings(
                 {"demo": True, "data_dir": args.data_dir, "server": {"host": args.host, "port": args.port or 8000}}
             )
-            return run_demo(demo_settings(base), port=args.port)
+            return run_demo(demo_settings(base), port=args.port, simulate=args.simulate)
+        if args.command == "simulate":
+            from hotline.calls import simulate
+
+            return simulate.main(args)
         if args.command == "bench":
             if args.benchmark == "letters":
                 from hotline.bench import letters
 
                 return letters.main(args.options)
+            if args.benchmark == "calls":
+                from hotline.bench import calls as calls_bench
+
+                return calls_bench.main(args.options)
+            if args.benchmark == "figures":
+                from hotline.bench import figures
+
+                return figures.main(args.options)
             from hotline.bench import kb
 
             return kb.main(args.options)

@@ -18,6 +18,7 @@ import msgspec
 from hotline.config import Settings
 from hotline.config.settings import SmtpSettings
 from hotline.db.engine import close_database, migrate, open_database
+from hotline.figures.history import seed_demo_history
 from hotline.knowledge import service as knowledge
 from hotline.letters.mailbox import MailSink
 from hotline.lib.embedded_nats import EmbeddedNatsServer, free_port
@@ -27,6 +28,12 @@ from hotline.tenancy.files import load_tenant_set
 
 log = logging.getLogger(__name__)
 SOURCE_TENANTS = Path(__file__).resolve().parent.parent / "tenants"
+SIMULATOR_KOMMUNE = "0751"
+"""The kommune whose (demo) webhook secret the simulator signs with."""
+SIMULATOR_SECRET_NAME = "demo simulator"  # noqa: S105 - the secret's label, not a secret
+DEMO_SPEED = 20.0
+"""An evening of six hours in eighteen minutes."""
+DEMO_AGENTS = 3
 
 
 def tenants_directory(settings: Settings) -> Path:
@@ -52,7 +59,7 @@ def _port_is_free(host: str, port: int) -> bool:
         return True
 
 
-def run_demo(settings: Settings, *, port: int) -> int:
+def run_demo(settings: Settings, *, port: int, simulate: bool = False) -> int:
     data = settings.data_path
     data.mkdir(parents=True, exist_ok=True)
     host = settings.server.host
@@ -79,7 +86,7 @@ def run_demo(settings: Settings, *, port: int) -> int:
         )
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_demo(settings, nats_server.url))
+            asyncio.run(_demo(settings, nats_server.url, simulate=simulate))
     finally:
         if mail_sink is not None:
             mail_sink.stop()
@@ -99,7 +106,79 @@ def _start_mail_sink(settings: Settings) -> MailSink | None:
     return sink
 
 
-async def _demo(settings: Settings, nats_url: str) -> None:
+async def _simulator_secret(settings: Settings) -> tuple[Path, str]:
+    """A fresh webhook secret for the simulator (the previous one is revoked), kept in the data directory so that
+    ``hotline simulate`` can be pointed at the demo by hand too. Demo only: a real integration's secret is issued
+    by a kommune admin at /admin/kommuner/<code>/tokens and shown once."""
+    import datetime as dt
+
+    from hotline.identity import service as identity
+    from hotline.identity.service import SecretBox
+    from hotline.tenancy.tables import Kommune
+
+    now = dt.datetime.now(dt.UTC)
+    async with Kommune._meta.db.transaction():
+        for old in await identity.webhook_secrets(SIMULATOR_KOMMUNE):
+            if old.name == SIMULATOR_SECRET_NAME and old.revoked_at is None:
+                await identity.revoke_webhook_secret(SIMULATOR_KOMMUNE, old.id, now)
+        _, secret = await identity.create_webhook_secret(
+            SecretBox(settings.server.secret_key),
+            SIMULATOR_KOMMUNE,
+            SIMULATOR_SECRET_NAME,
+            created_by="hotline demo",
+            now=now,
+        )
+    path = settings.data_path / "simulator-secret"
+    await asyncio.to_thread(_keep_secret, path, secret)
+    return path, secret
+
+
+def _keep_secret(path: Path, secret: str) -> None:
+    path.write_text(secret, encoding="utf-8")
+    path.chmod(0o600)
+
+
+async def _simulate_forever(settings: Settings, secret: str) -> None:
+    """Simulated evenings, one after the other, against the demo itself: callers arrive on the wallboard and in
+    the console; the simulated agents are fewer than the load needs, so some calls wait for the person trying it.
+
+    The simulated agents hold live console connections, which the web server would wait for at Ctrl-C; so the
+    simulator stops as soon as the server stops answering (it closes its listening socket first)."""
+    import httpx
+
+    from hotline.calls.simulate import Options, SimulateError, simulate
+
+    options = Options(
+        url=settings.base_url,
+        kommune=SIMULATOR_KOMMUNE,
+        secret=secret,
+        speed=DEMO_SPEED,
+        agents=DEMO_AGENTS,
+    )
+
+    async def evenings() -> None:
+        while True:
+            try:
+                report = await simulate(options)
+            except SimulateError as exc:
+                log.warning("the demo's simulator stopped: %s", exc)
+                return
+            print("Simulated evening finished: " + "; ".join(report.lines()), flush=True)
+
+    running = asyncio.create_task(evenings())
+    async with httpx.AsyncClient(base_url=settings.base_url, timeout=2) as probe:
+        while not running.done():
+            await asyncio.wait({running}, timeout=0.5)
+            try:
+                await probe.get("/health/live")
+            except httpx.TransportError:
+                break
+    running.cancel()
+    with contextlib.suppress(asyncio.CancelledError):
+        await running
+
+
+async def _demo(settings: Settings, nats_url: str, *, simulate: bool = False) -> None:
     from hotline.server.app import create_app
     from hotline.tenancy.tables import Kommune
 
@@ -116,15 +195,40 @@ async def _demo(settings: Settings, nats_url: str) -> None:
         async with Kommune._meta.db.transaction():
             seeded = await knowledge.seed()
         print(f"Knowledge bank demo articles: {seeded}", flush=True)
+        print(f"Figures demo history (last 8 weeks): {await seed_demo_history()}", flush=True)
+        secret_file, secret = await _simulator_secret(settings)
         app = create_app(settings, engine=engine, nats_servers=[nats_url])
+        simulate_command = (
+            f"HOTLINE_SIMULATE_SECRET=$(cat {secret_file}) hotline simulate --url {settings.base_url} "
+            f"--kommune {SIMULATOR_KOMMUNE} --speed {DEMO_SPEED:g} --agents {DEMO_AGENTS}"
+        )
         banner = (
             f"\n  Digital Hotline demo is running:  {settings.base_url}/\n"
             f"  Sign in (development provider):    {settings.base_url}/auth/login\n"
             f"  Demo mailbox (letters sent):       {settings.base_url}/demo/mailbox\n"
-            f"  Readiness:                         {settings.base_url}/health/ready\n"
+            f"  Wallboard (coordinator):           {settings.base_url}/wallboard\n"
+            + (
+                "  Simulated calls:                   running (a compressed evening, again and again)\n"
+                if simulate
+                else f"  Simulate an evening of calls:      {simulate_command}\n"
+            )
+            + f"  Readiness:                         {settings.base_url}/health/ready\n"
             f"  API documentation:                 {settings.base_url}/schema\n"
             "  Stop with Ctrl-C.\n"
         )
-        await run_server(app, settings, on_started=lambda: print(banner, flush=True))
+        background: list[asyncio.Task[None]] = []
+
+        def started() -> None:
+            print(banner, flush=True)
+            if simulate:
+                background.append(asyncio.get_running_loop().create_task(_simulate_forever(settings, secret)))
+
+        try:
+            await run_server(app, settings, on_started=started)
+        finally:
+            for task in background:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
     finally:
         await close_database(engine)

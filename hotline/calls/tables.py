@@ -33,6 +33,7 @@ class Call(Table, tablename="call"):
     caller_withheld = Boolean(default=False)
     language = Varchar(length=8, default="da")
     priority = Integer(default=0)
+    caller_topic = Varchar(length=64, default="")
     status = Varchar(length=16, default="queued", index=True)
     offered_at = Timestamptz(index=True)
     ring_agent_id = Integer(null=True, default=None)

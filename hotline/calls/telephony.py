@@ -41,6 +41,8 @@ class Offered(_Event, frozen=True, tag="offered"):
     """``None`` when the caller withheld the number."""
     language: Language = "da"
     priority: Annotated[int, msgspec.Meta(ge=0, le=9)] = 0
+    topic: Annotated[str, msgspec.Meta(max_length=64, pattern=r"^[a-z0-9_\-]*$")] = ""
+    """The topic the caller chose in the voice menu, if any (agents with that skill are preferred)."""
 
 
 class Answered(_Event, frozen=True, tag="answered"):

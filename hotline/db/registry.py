@@ -15,6 +15,8 @@ AREA_APPS: list[str] = [
     "hotline.letters.piccolo_app",
     "hotline.calls.piccolo_app",
     "hotline.handoffs.piccolo_app",
+    "hotline.federation.piccolo_app",
+    "hotline.figures.piccolo_app",
 ]
 
 

@@ -28,14 +28,37 @@ from litestar.template.config import TemplateConfig
 from piccolo.engine.base import Engine
 
 from hotline import __version__
+from hotline.calls.controllers import ConsoleApiController, ConsolePagesController, TelephonyController
+from hotline.calls.runtime import CallsRuntime
+from hotline.calls.wallboard import WallboardController
 from hotline.config import Settings
 from hotline.db.engine import close_database, open_database
+from hotline.federation.controllers import (
+    FederationApiController,
+    ForecastController,
+    RotaController,
+    SettlementController,
+    settlement_csv,
+)
+from hotline.figures.controllers import (
+    BestTimesPublicController,
+    FederationFiguresController,
+    FiguresAdminController,
+    SurveyController,
+)
+from hotline.handoffs.controllers import HandOffInboxController, Open311Controller, OverdueController
+from hotline.handoffs.publisher import HandOffsRuntime
 from hotline.identity import web as identity_web
 from hotline.identity.controllers import AuthController, IdentityApiController, KommuneAdminController, MeController
 from hotline.identity.dev_idp import DevIdentityProvider
 from hotline.identity.guards import Limits, access_guard, public
 from hotline.identity.oidc import RelyingParty
 from hotline.identity.service import SecretBox
+from hotline.knowledge.admin import (
+    KnowledgeCoordinatorController,
+    KnowledgeKommuneAdminController,
+    KnowledgeReportController,
+)
 from hotline.knowledge.controllers import KnowledgeApiController, KnowledgePagesController
 from hotline.letters.controllers import (
     LetterheadAdminController,
@@ -78,6 +101,8 @@ class Services:
     secret_box: SecretBox | None = None
     session_limits: Limits | None = None
     letters: LettersRuntime | None = None
+    handoffs: HandOffsRuntime | None = None
+    calls: CallsRuntime | None = None
 
 
 def services_of(state: State) -> Services:
@@ -87,7 +112,7 @@ def services_of(state: State) -> Services:
 
 def _lifespan(services: Services, *, own_database: bool, nats_servers: list[str]) -> Callable[[Litestar], Any]:
     @asynccontextmanager
-    async def lifespan(_: Litestar) -> AsyncIterator[None]:
+    async def lifespan(app: Litestar) -> AsyncIterator[None]:
         if own_database:
             services.engine = await open_database(services.settings.database_url, services.settings.database.pool_size)
         this_year = services.clock().year
@@ -106,11 +131,31 @@ def _lifespan(services: Services, *, own_database: bool, nats_servers: list[str]
         if services.settings.smtp.host:
             services.readiness["smtp"] = smtp_check(services.settings.smtp)
         services.letters.start()
+        # Hand-offs: outbox publisher to the kommuner's NATS subjects, status responder, escalation sweep.
+        letters_runtime = services.letters
+        services.handoffs = HandOffsRuntime(
+            connection,
+            clock=services.clock,
+            renderer=lambda: letters_runtime.renderer,
+            letters_notify=letters_runtime.notify,
+        )
+        await services.handoffs.start()
+        # Calls: the live fan-out to agents' consoles over NATS and the queue's tick.
+        if services.calls is not None and services.secret_box is not None:
+            await services.calls.start(
+                environment=app.template_engine.engine,  # type: ignore[union-attr]
+                replica=services.kb_replica,
+                nats=connection,
+                secret_box=services.secret_box,
+            )
         try:
             yield
         finally:
+            if services.calls is not None:
+                await services.calls.stop()
             if services.relying_party is not None:
                 await services.relying_party.close()
+            await services.handoffs.stop()
             await services.letters.stop()
             await knowledge.stop()
             await connection.close()
@@ -168,6 +213,7 @@ def create_app(
         engine=engine,
         relying_party=RelyingParty(secret_key=settings.server.secret_key, dev_idp_url=dev_idp_url),
         secret_box=SecretBox(settings.server.secret_key),
+        calls=CallsRuntime(clock=clock),
         session_limits=Limits(
             idle=dt.timedelta(minutes=identity.session_idle_minutes),
             absolute=dt.timedelta(hours=identity.session_absolute_hours),
@@ -196,6 +242,9 @@ def create_app(
             TenantPagesController,
             KnowledgeApiController,
             KnowledgePagesController,
+            KnowledgeKommuneAdminController,
+            KnowledgeCoordinatorController,
+            KnowledgeReportController,
             AuthController,
             MeController,
             KommuneAdminController,
@@ -203,6 +252,22 @@ def create_app(
             LettersPagesController,
             LetterheadAdminController,
             IdentityApiController,
+            Open311Controller,
+            HandOffInboxController,
+            OverdueController,
+            TelephonyController,
+            ConsoleApiController,
+            ConsolePagesController,
+            FiguresAdminController,
+            FederationFiguresController,
+            SurveyController,
+            BestTimesPublicController,
+            WallboardController,
+            ForecastController,
+            RotaController,
+            SettlementController,
+            settlement_csv,
+            FederationApiController,
             *demo_only,
             create_static_files_router(path="/static", directories=[WEB / "static"], name="static", opt=public()),
         ],
@@ -219,7 +284,7 @@ def create_app(
         ),
         before_request=before_request,
         exception_handlers={HTTPException: _http_error, NotFoundException: _http_error, Exception: _server_error},
-        compression_config=CompressionConfig(backend="gzip", exclude=["/health"]),
+        compression_config=CompressionConfig(backend="gzip", exclude=["/health", "/console/events"]),
         openapi_config=OpenAPIConfig(
             title="Digital Hotline",
             version=__version__,

@@ -37,6 +37,8 @@ ACTORS = ("anonymous", "agent", "kommune_admin", "auditor", "coordinator", "api_
 # Roles a kommune's provider grants for that kommune only; everything of another kommune is closed to them.
 KOMMUNE_SCOPED = {"kommune_admin", "auditor", "api_token"}
 PUBLIC_PREFIXES = ("/tenants", "/api/tenants", "/health/", "/static", "/schema", "/auth/login", "/auth/callback")
+# Public at the HTTP level, authenticated by its HMAC signature instead (tests/calls/test_telephony.py).
+SIGNED_WEBHOOKS = ("/api/telephony/events",)
 
 
 @dataclass(frozen=True)
@@ -79,7 +81,14 @@ def test_public_endpoints_are_exactly_the_intended_ones(matrix_app: Litestar) ->
     unexpected = [
         path
         for path in public
-        if not (path == "/" or path.startswith(PUBLIC_PREFIXES) or path.startswith(("/kb", "/api/kb/", "/dev-idp/")))
+        if not (
+            path == "/"
+            or path.startswith(PUBLIC_PREFIXES)
+            or path.startswith(("/kb", "/api/kb/", "/dev-idp/"))
+            or path in SIGNED_WEBHOOKS
+            # The citizen's survey (the random one-use token is the key) and a kommune's published best times.
+            or path in {"/survey/{token:str}", "/k/{code:str}/best-times"}
+        )
     ]
     assert unexpected == []
     assert not any(path.startswith("/admin") for path in public)

@@ -1,0 +1,499 @@
+"""``hotline bench calls``: screen-pop latency under load, webhook ingest rate, memory with live connections.
+
+Set-up: a fresh database (PostgreSQL by default, ``--sqlite`` for a SQLite file in a temp dir) with the demo
+federation applied and migrations run, an embedded nats-server, and the app as separate ``hotline serve``
+process(es) (``--processes``). 200 agents (sessions opened directly with the identity service, no IdP) hold
+``/console/events`` streams over real HTTP and go available. Offered calls are posted, signed, one per request,
+at 5, 50 and 100 calls per second for ``--seconds`` each; agents answer and wrap up at once through the console
+API so they become available again.
+
+Screen-pop latency is measured by the server's own clock: the webhook stamps the arrival of the offered event
+(wall-clock ns, before the body is read), the SSE writer stamps the moment the screen-pop leaves on the agent's
+connection, and both travel in the event's id (``<call id>.<arrived ns>.<sent ns>``). The client also records
+arrival-at-client minus arrival-at-webhook (``client_*``), which adds the kernel and client parsing.
+
+Ingest: batches of 500 events (offered + abandoned for distinct calls: stored, routed, applied, nothing to assign)
+posted by 4 concurrent senders, before the rate rounds. Memory: VmRSS of the app process(es) with the 200
+connections open.
+
+Writes ``bench-results/calls.json``. The app's log goes to the temp dir (``HOTLINE_BENCH_SERVER_LOG`` keeps it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import datetime as dt
+import json
+import logging
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+SECRET_KEY = "bench-" + "k" * 40
+POSTGRES_ADMIN_URL = os.environ.get("HOTLINE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
+AARHUS_NUMBER = "+4570751000"
+NUMBERS = [f"+4570{code[1:]}000" for code in ("0751", "0615", "0727", "0101", "0147")]
+
+
+def _percentile(values: list[float], fraction: float) -> float:
+    if not values:
+        return float("nan")
+    ordered = sorted(values)
+    index = min(len(ordered) - 1, max(0, round(fraction * (len(ordered) - 1))))
+    return ordered[index]
+
+
+def _stats(values: list[float]) -> dict[str, float]:
+    return {
+        "p50_ms": round(_percentile(values, 0.50), 3),
+        "p99_ms": round(_percentile(values, 0.99), 3),
+        "max_ms": round(max(values), 3) if values else float("nan"),
+        "mean_ms": round(statistics.fmean(values), 3) if values else float("nan"),
+    }
+
+
+def _rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return float("nan")
+
+
+# -- set-up -------------------------------------------------------------------------------------------------
+
+
+async def _prepare_database(url: str, agents: int) -> tuple[str, list[tuple[int, str]]]:
+    """Migrate, apply the demo federation, issue a webhook secret for Aarhus and open the agents' sessions."""
+    from hotline.db.engine import close_database, migrate, open_database
+    from hotline.identity import service as identity
+    from hotline.identity.schemas import EVERY_KOMMUNE, Grant
+    from hotline.tenancy import service as tenancy
+    from hotline.tenancy.files import load_tenant_set
+    from hotline.tenancy.tables import Kommune
+
+    engine = await open_database(url, pool_size=5)
+    try:
+        await migrate()
+        tenant_set = load_tenant_set(ROOT / "tenants", known_topics=await tenancy.known_topic_codes())
+        async with Kommune._meta.db.transaction():
+            await tenancy.apply_definitions(tenant_set)
+        now = dt.datetime.now(dt.UTC)
+        _, secret = await identity.create_webhook_secret(
+            identity.SecretBox(SECRET_KEY), "0751", "bench platform", created_by="bench", now=now
+        )
+        sessions = []
+        for index in range(agents):
+            session = await identity.sign_in(
+                issuer="https://idp.bench/0615",
+                subject=f"agent-{index}",
+                home_kommune="0615",
+                display_name=f"Agent {index}",
+                grants=[Grant("agent", EVERY_KOMMUNE)],
+                now=now,
+                ip="127.0.0.1",
+            )
+            principal = await identity.session_principal(
+                session, now, idle=dt.timedelta(hours=8), absolute=dt.timedelta(hours=12)
+            )
+            assert principal is not None  # noqa: S101  (just opened)
+            sessions.append((principal.user_id, session))
+        return secret, sessions
+    finally:
+        await close_database(engine)
+
+
+async def _create_postgres() -> tuple[str, str]:
+    import asyncpg  # type: ignore[import-untyped]
+
+    name = f"hotline_bench_{os.getpid()}_{uuid.uuid4().hex[:6]}"
+    connection = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
+    try:
+        await connection.execute(f'CREATE DATABASE "{name}"')
+    finally:
+        await connection.close()
+    return name, POSTGRES_ADMIN_URL.rsplit("/", 1)[0] + f"/{name}"
+
+
+async def _drop_postgres(name: str) -> None:
+    import asyncpg
+
+    connection = await asyncpg.connect(POSTGRES_ADMIN_URL, timeout=5)
+    try:
+        await connection.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    finally:
+        await connection.close()
+
+
+def _start_server(port: int, environment: dict[str, str], log: Path) -> subprocess.Popen[bytes]:
+    code = "import sys; from hotline.cli import main; sys.exit(main(['serve']))"
+    profile = os.environ.get("HOTLINE_BENCH_PROFILE", "")
+    if profile:  # cProfile of the app's event loop, written when the server stops
+        code = f"import cProfile; from hotline.cli import main; cProfile.run(\"main(['serve'])\", {profile!r})"
+    env = {**os.environ, **environment, "HOTLINE_PORT": str(port)}
+    with log.open("ab") as sink:
+        return subprocess.Popen(  # noqa: S603  (our own interpreter and module)
+            [sys.executable, "-c", code], env=env, stdout=sink, stderr=subprocess.STDOUT, cwd=ROOT
+        )
+
+
+async def _wait_up(url: str, within: float = 60.0) -> None:
+    deadline = time.monotonic() + within
+    async with httpx.AsyncClient(base_url=url, timeout=2) as client:
+        while time.monotonic() < deadline:
+            with contextlib.suppress(httpx.HTTPError):
+                if (await client.get("/health/live")).status_code == 200:
+                    return
+            await asyncio.sleep(0.2)
+    raise RuntimeError(f"the app at {url} did not start")
+
+
+# -- the run ---------------------------------------------------------------------------------------------
+
+
+@dataclass
+class Pops:
+    server_ms: dict[str, float] = field(default_factory=dict)
+    client_ms: dict[str, float] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+
+@dataclass
+class AgentClient:
+    user_id: int
+    session: str
+    base_url: str
+    csrf: str
+    http: httpx.AsyncClient
+    streams: httpx.AsyncClient
+    pops: Pops
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {
+            "cookie": f"hotline_session={self.session}; hotline_csrf={self.csrf}",
+            "x-csrftoken": self.csrf,
+            "accept": "application/json",
+        }
+
+    async def presence(self, state: str) -> None:
+        response = await self.http.post(
+            f"{self.base_url}/api/console/presence", json={"state": state}, headers=self.headers
+        )
+        if response.status_code != 200:
+            self.pops.errors.append(f"presence {response.status_code}")
+
+    async def handle(self, call_id: str) -> None:
+        try:
+            answered = await self.http.post(f"{self.base_url}/api/console/calls/{call_id}/answer", headers=self.headers)
+            done = await self.http.post(
+                f"{self.base_url}/api/console/calls/{call_id}/wrap-up",
+                json={"outcome": "solved", "topic": "pas", "notes": ""},
+                headers=self.headers,
+            )
+        except httpx.HTTPError as exc:
+            self.pops.errors.append(f"handle {type(exc).__name__}")
+            return
+        if answered.status_code != 200 or done.status_code != 200:
+            self.pops.errors.append(f"handle {answered.status_code}/{done.status_code}")
+
+    async def listen(self, connected: asyncio.Event, tasks: set[asyncio.Task[None]]) -> None:
+        try:
+            await self._listen(connected, tasks)
+        except httpx.HTTPError as exc:
+            self.pops.errors.append(f"stream {type(exc).__name__}")
+
+    async def _listen(self, connected: asyncio.Event, tasks: set[asyncio.Task[None]]) -> None:
+        headers = {"cookie": f"hotline_session={self.session}", "accept": "text/event-stream"}
+        async with self.streams.stream("GET", f"{self.base_url}/console/events", headers=headers) as stream:
+            connected.set()
+            event, event_id = "", ""
+            async for line in stream.aiter_lines():
+                if line.startswith("event: "):
+                    event = line[7:]
+                elif line.startswith("id: "):
+                    event_id = line[4:]
+                elif line == "":
+                    if event == "screen-pop" and event_id:
+                        received = time.time_ns()
+                        call_id, arrived, sent = event_id.rsplit(".", 2)
+                        if int(arrived) > 0:
+                            self.pops.server_ms[call_id] = (int(sent) - int(arrived)) / 1e6
+                            self.pops.client_ms[call_id] = (received - int(arrived)) / 1e6
+                        task = asyncio.create_task(self.handle(call_id))
+                        tasks.add(task)
+                        task.add_done_callback(tasks.discard)
+                    event, event_id = "", ""
+
+
+async def _post_signed(http: httpx.AsyncClient, url: str, secret: str, body: bytes) -> int:
+    from hotline.calls.telephony import sign
+
+    headers = {
+        "content-type": "application/json",
+        "x-hotline-kommune": "0751",
+        "x-hotline-signature": sign(secret.encode(), body, int(time.time())),
+    }
+    try:
+        response = await http.post(f"{url}/api/telephony/events", content=body, headers=headers)
+    except httpx.HTTPError:  # a timeout under overload: counted as a failed post
+        return 0
+    return response.status_code
+
+
+async def _offer_at_rate(
+    http: httpx.AsyncClient, urls: list[str], secret: str, rate: int, seconds: float, tag: str
+) -> tuple[list[str], int]:
+    from hotline.calls.telephony import Offered, encode_batch
+
+    total = int(rate * seconds)
+    started = time.perf_counter()
+    sent: list[str] = []
+    pending: list[asyncio.Task[int]] = []
+    for index in range(total):
+        due = started + index / rate
+        delay = due - time.perf_counter()
+        if delay > 0:
+            await asyncio.sleep(delay)
+        call_id = f"{tag}-{index}"
+        body = encode_batch(
+            [
+                Offered(
+                    call_id=call_id,
+                    at=dt.datetime.now(dt.UTC),
+                    dialled_number=NUMBERS[index % len(NUMBERS)],
+                    caller_number=f"+452{index % 10_000_000:07d}",
+                )
+            ]
+        )
+        pending.append(asyncio.create_task(_post_signed(http, urls[index % len(urls)], secret, body)))
+        sent.append(call_id)
+    statuses = await asyncio.gather(*pending)
+    return sent, sum(1 for status in statuses if status != 200)
+
+
+async def _ingest(http: httpx.AsyncClient, urls: list[str], secret: str, batches: int, senders: int) -> dict[str, Any]:
+    from hotline.calls.telephony import Abandoned, Offered, TelephonyEvent, encode_batch
+
+    now = dt.datetime.now(dt.UTC)
+    bodies = []
+    for batch in range(batches):
+        events: list[TelephonyEvent] = []
+        for index in range(250):
+            call_id = f"ingest-{batch}-{index}"
+            events.append(Offered(call_id=call_id, at=now, dialled_number=AARHUS_NUMBER, caller_number="+4520000000"))
+            events.append(Abandoned(call_id=call_id, at=now))
+        bodies.append(encode_batch(events))
+    queue: asyncio.Queue[bytes] = asyncio.Queue()
+    for body in bodies:
+        queue.put_nowait(body)
+    failures = 0
+
+    async def sender(number: int) -> None:
+        nonlocal failures
+        while not queue.empty():
+            body = queue.get_nowait()
+            if await _post_signed(http, urls[number % len(urls)], secret, body) != 200:
+                failures += 1
+
+    started = time.perf_counter()
+    await asyncio.gather(*(sender(n) for n in range(senders)))
+    elapsed = time.perf_counter() - started
+    events_total = batches * 500
+    return {
+        "events": events_total,
+        "batch_size": 500,
+        "senders": senders,
+        "seconds": round(elapsed, 3),
+        "events_per_second": round(events_total / elapsed, 1),
+        "failed_batches": failures,
+    }
+
+
+async def run(
+    *, sqlite: bool, processes: int, agents: int, rates: list[int], seconds: float, ingest_batches: int
+) -> dict[str, Any]:
+    from hotline.lib.embedded_nats import EmbeddedNatsServer, free_port
+
+    with tempfile.TemporaryDirectory(prefix="hotline-bench-calls-") as tmp:
+        work = Path(tmp)
+        pg_name = ""
+        if sqlite:
+            url = f"sqlite:///{work / 'hotline.sqlite'}"
+        else:
+            pg_name, url = await _create_postgres()
+        nats = EmbeddedNatsServer(work / "nats")
+        nats.start()
+        servers: list[subprocess.Popen[bytes]] = []
+        server_log = Path(os.environ.get("HOTLINE_BENCH_SERVER_LOG", "") or work / "server.log")
+        try:
+            secret, sessions = await _prepare_database(url, agents)
+            environment = {
+                "HOTLINE_DATABASE_URL": url,
+                "HOTLINE_NATS_SERVERS": nats.url,
+                "HOTLINE_SECRET_KEY": SECRET_KEY,
+                "HOTLINE_DEMO": "true",
+                "HOTLINE_DATA_DIR": str(work / "data"),
+                "HOTLINE_API_RATE_LIMIT": "10000000",
+                "HOTLINE_LOG_LEVEL": "warning",
+                "HOTLINE_DATABASE_POOL_SIZE": "20",
+            }
+            urls = []
+            for _ in range(processes):
+                port = free_port("127.0.0.1")
+                servers.append(_start_server(port, environment, server_log))
+                urls.append(f"http://127.0.0.1:{port}")
+            for url_ in urls:
+                await _wait_up(url_)
+            # uvicorn closes idle keep-alive connections after 5 s: drop them sooner on this side, or a request may
+            # be written into a connection the server is closing.
+            limits = httpx.Limits(
+                max_connections=agents * 3 + 100, max_keepalive_connections=agents * 3, keepalive_expiry=2.0
+            )
+            async with (
+                httpx.AsyncClient(timeout=httpx.Timeout(30, read=None), limits=limits) as streams,
+                httpx.AsyncClient(timeout=30, limits=limits) as api,
+            ):
+                csrf_response = await api.get(f"{urls[0]}/tenants")
+                csrf = csrf_response.cookies.get("hotline_csrf") or ""
+                pops = Pops()
+                clients = [
+                    AgentClient(user_id, session, urls[index % len(urls)], csrf, api, streams, pops)
+                    for index, (user_id, session) in enumerate(sessions)
+                ]
+                handling: set[asyncio.Task[None]] = set()
+                listeners = []
+                for client in clients:
+                    connected = asyncio.Event()
+                    listeners.append(asyncio.create_task(client.listen(connected, handling)))
+                    await asyncio.wait_for(connected.wait(), 10)
+                await asyncio.gather(*(client.presence("available") for client in clients))
+                await asyncio.sleep(1.0)
+                rss_connected = [_rss_mb(process.pid) for process in servers]
+
+                # Ingest first, on a server that no rate round has loaded yet.
+                ingest = await _ingest(api, urls, secret, ingest_batches, senders=4)
+                by_rate: dict[str, Any] = {}
+                for rate in rates:
+                    sent, failed = await _offer_at_rate(api, urls, secret, rate, seconds, f"r{rate}")
+                    await _settle(sent, pops, handling)
+                    on_server = [pops.server_ms[c] for c in sent if c in pops.server_ms]
+                    on_client = [pops.client_ms[c] for c in sent if c in pops.client_ms]
+                    by_rate[str(rate)] = {
+                        "calls": len(sent),
+                        "screen_pops": len(on_server),
+                        "failed_posts": failed,
+                        "server": _stats(on_server),
+                        "client": _stats(on_client),
+                    }
+                rss_after = [_rss_mb(process.pid) for process in servers]
+                for task in list(handling):
+                    task.cancel()
+                for listener in listeners:
+                    listener.cancel()
+                await asyncio.gather(*listeners, return_exceptions=True)
+            return {
+                "benchmark": "calls",
+                "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
+                "database": "sqlite" if sqlite else "postgresql",
+                "app_processes": processes,
+                "agents_connected": agents,
+                "seconds_per_rate": seconds,
+                "cpu_count": os.cpu_count(),
+                "screen_pop_latency": by_rate,
+                "target_p99_ms_at_100_per_s": 25,
+                "ingest": ingest,
+                "target_ingest_events_per_s": 1000,
+                "rss_mb_with_connections": rss_connected,
+                "rss_mb_after_load": rss_after,
+                "agent_errors": pops.errors[:20],
+                "agent_error_count": len(pops.errors),
+            }
+        finally:
+            for process in servers:
+                # SIGINT when profiling: uvicorn re-raises the signal after its shutdown, and only an interrupt
+                # (not SIGTERM's default action) lets cProfile write its file.
+                process.send_signal(signal.SIGINT if os.environ.get("HOTLINE_BENCH_PROFILE") else signal.SIGTERM)
+            for process in servers:
+                try:
+                    process.wait(40)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+            nats.stop()
+            if pg_name:
+                await _drop_postgres(pg_name)
+
+
+async def _settle(sent: list[str], pops: Pops, handling: set[asyncio.Task[None]], within: float = 10.0) -> None:
+    """Wait until every call of the round popped (or ``within`` passed) and the agents have wrapped up."""
+    deadline = time.monotonic() + within
+    while time.monotonic() < deadline and (  # noqa: ASYNC110  (polling two conditions coarsely is enough here)
+        handling or not all(c in pops.server_ms for c in sent)
+    ):
+        await asyncio.sleep(0.05)
+
+
+def print_table(results: dict[str, Any]) -> None:
+    lines = [
+        f"calls benchmark: {results['database']}, {results['app_processes']} app process(es), "
+        f"{results['agents_connected']} agents connected, {results['seconds_per_rate']} s per rate",
+        "",
+        f"{'rate/s':>7} {'calls':>6} {'pops':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}"
+        f" {'client p50':>11} {'client p99':>11}",
+    ]
+    for rate, row in results["screen_pop_latency"].items():
+        lines.append(
+            f"{rate:>7} {row['calls']:>6} {row['screen_pops']:>6} {row['server']['p50_ms']:>8} "
+            f"{row['server']['p99_ms']:>8} {row['server']['max_ms']:>8} {row['client']['p50_ms']:>11} "
+            f"{row['client']['p99_ms']:>11}"
+        )
+    ingest = results["ingest"]
+    lines += [
+        "",
+        f"ingest: {ingest['events_per_second']} events/s ({ingest['events']} events in batches of "
+        f"{ingest['batch_size']}, {ingest['senders']} senders, {ingest['failed_batches']} failed)",
+        f"RSS of the app process(es) with the connections open: {results['rss_mb_with_connections']} MB; "
+        f"after the load: {results['rss_mb_after_load']} MB",
+        f"agent errors: {results['agent_error_count']}",
+    ]
+    print("\n".join(lines))
+
+
+def main(arguments: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="hotline bench calls", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--sqlite", action="store_true", help="SQLite in a temp dir instead of PostgreSQL")
+    parser.add_argument("--processes", type=int, default=1, help="app processes (default 1)")
+    parser.add_argument("--agents", type=int, default=200)
+    parser.add_argument("--rates", default="5,50,100", help="offered calls per second, comma-separated")
+    parser.add_argument("--seconds", type=float, default=10.0, help="how long each rate runs (default 10)")
+    parser.add_argument("--ingest-batches", type=int, default=40, help="batches of 500 events (default 40)")
+    parser.add_argument("--out", default=str(ROOT / "bench-results" / "calls.json"))
+    options = parser.parse_args(arguments)
+    logging.getLogger("httpx").setLevel(logging.WARNING)
+    results = asyncio.run(
+        run(
+            sqlite=options.sqlite,
+            processes=options.processes,
+            agents=options.agents,
+            rates=[int(rate) for rate in options.rates.split(",") if rate.strip()],
+            seconds=options.seconds,
+            ingest_batches=options.ingest_batches,
+        )
+    )
+    out = Path(options.out)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print_table(results)
+    return 0

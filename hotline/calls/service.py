@@ -1,0 +1,708 @@
+"""The rules of the calls area: taking telephony events (idempotent, order-tolerant), the federation queue
+(presence, longest-idle assignment, ring timeouts, callbacks past the maximum wait) and the agent's console
+actions (answer, transfer, wrap-up with outcome and hand-off).
+
+No HTTP here; queries are in :mod:`hotline.calls.repository`. Functions that change state take an
+:class:`Effects` and record in it what the live connections must be told (screen-pops, cancellations, presence);
+the runtime sends those after the transaction has committed, so no agent is ever told about a change that was
+rolled back.
+
+Order tolerance: a call's status is *derived* from the timestamps its events set (see :func:`derived_status`),
+not stepped through, so every order of delivery of the same events ends in the same row, and a late event can
+never move the status backwards. Events that arrive before the call's ``offered`` are stored and applied when it
+comes.
+
+Ring timeout policy: an agent who lets a call ring out is set to ``pause`` (not ``available``): an agent who has
+walked away must not be offered the next call and the one after. They go available again themselves.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+import msgspec
+
+from hotline.calls import repository as repo
+from hotline.calls.routing import TenantIndex
+from hotline.calls.schemas import CallOut, IngestResult, PresenceOut, WrapUpIn
+from hotline.calls.tables import CallEvent
+from hotline.calls.telephony import EventBatch, Offered
+from hotline.lib.cpr import contains_cpr, mask_cpr
+
+
+@dataclass
+class QueueOptions:
+    """How the queue behaves; the defaults are the production values, tests shorten them."""
+
+    ring_timeout: dt.timedelta = dt.timedelta(seconds=20)
+    max_wait: dt.timedelta = dt.timedelta(seconds=180)
+    stale_after: dt.timedelta = dt.timedelta(seconds=60)
+    """An agent whose live connection's process has not vouched for them this long is set offline."""
+    batch: int = 50
+
+
+# Forward order of statuses. "abandoned" (ended without an answer) comes before "answered": if the platform's
+# ``answered`` arrives after its ``ended``, the call was answered after all and moves on to wrap-up.
+STATUS_ORDER: Final = {
+    "queued": 0,
+    "ringing": 1,
+    "abandoned": 2,
+    "callback": 3,
+    "answered": 4,
+    "wrap_up": 5,
+    "done": 6,
+}
+BUSY_STATES: Final = ("ringing", "on_call", "wrap_up")
+
+
+@dataclass(frozen=True)
+class Offer:
+    """A call (or a callback) just offered to an agent: what the agent's console needs to pop the screen."""
+
+    user_id: int
+    call_id: str
+    kommune_code: str
+    mode: str
+    misrouted: bool
+    caller_number: str
+    language: str
+    offered_at: dt.datetime
+    callback: bool = False
+
+
+@dataclass
+class Effects:
+    """What live connections must be told once the transaction has committed."""
+
+    offers: list[Offer] = field(default_factory=list)
+    cancelled: list[tuple[int, str]] = field(default_factory=list)
+    presence: list[tuple[int, str]] = field(default_factory=list)
+    queue_changed: bool = False
+
+    def extend(self, other: Effects) -> None:
+        self.offers.extend(other.offers)
+        self.cancelled.extend(other.cancelled)
+        self.presence.extend(other.presence)
+        self.queue_changed = self.queue_changed or other.queue_changed
+
+
+class ConsoleError(ValueError):
+    """A console action refused: ``status`` is the HTTP status (404, 409, 422), ``field`` names the bad field."""
+
+    def __init__(self, message: str, *, status: int = 422, field: str = "") -> None:
+        super().__init__(message)
+        self.status = status
+        self.field = field
+
+
+# -- telephony events ------------------------------------------------------------------------------------
+
+
+def derived_status(row: dict[str, Any]) -> str | None:
+    """The status the call's own timestamps imply, or None while it waits (queued or ringing: the queue's
+    business). Independent of the order in which the events arrived."""
+    if row.get("wrapped_up_at"):
+        return "done"
+    if row.get("answered_at"):
+        return "wrap_up" if row.get("ended_at") else "answered"
+    if row.get("callback_requested_at"):
+        return "callback"
+    if row.get("abandoned_at") or row.get("ended_at"):
+        return "abandoned"
+    return None
+
+
+def _payload_time(payload: dict[str, Any]) -> dt.datetime:
+    moment = payload["at"]
+    parsed = moment if isinstance(moment, dt.datetime) else dt.datetime.fromisoformat(str(moment))
+    return parsed.astimezone(dt.UTC)
+
+
+def fold(row: dict[str, Any], kind: str, payload: dict[str, Any]) -> dict[str, Any]:
+    """The column changes one event makes to a call row (the row itself is not touched)."""
+    at = _payload_time(payload)
+    changes: dict[str, Any] = {}
+    if kind == "answered":
+        earlier = row.get("answered_at")
+        changes["answered_at"] = min(earlier, at) if earlier else at
+        changes["agent_id"] = int(payload["agent_id"])  # the platform says who picked up: authoritative
+    elif kind == "transferred":
+        changes["transferred_to"] = str(payload["to_number"])
+        changes["transferred_at"] = at
+    elif kind == "ended":
+        changes["ended_at"] = at
+    elif kind == "abandoned":
+        changes["abandoned_at"] = at
+    elif kind == "callback_requested":
+        changes["callback_requested_at"] = at
+    return changes
+
+
+async def ingest(
+    batch: EventBatch, *, integration: str, now: dt.datetime, router: TenantIndex, effects: Effects
+) -> IngestResult:
+    """Store every new event of ``batch`` and apply it to its call. Runs in the caller's transaction, which
+    commits before the webhook answers: an accepted event is durable."""
+    rows: dict[str, dict[str, Any]] = {}
+    duplicates = 0
+    for event in batch.events:
+        kind = type(event).__struct_config__.tag
+        key = f"{event.call_id}:{kind}"
+        if key in rows:
+            duplicates += 1
+            continue
+        rows[key] = {
+            "call_id": event.call_id,
+            "kind": str(kind),
+            "dedupe_key": key,
+            "occurred_at": event.at.astimezone(dt.UTC),
+            "received_at": repo.utc(now),
+            "integration": integration[:100],
+            "payload": msgspec.json.encode(event).decode(),
+            "applied": False,
+        }
+    inserted = await (
+        CallEvent.insert(*[CallEvent(**row) for row in rows.values()])
+        .on_conflict(target=CallEvent.dedupe_key, action="DO NOTHING")
+        .returning(CallEvent.dedupe_key)
+    )
+    accepted = len(inserted)
+    duplicates += len(rows) - accepted
+    fresh_calls = {rows[r["dedupe_key"]]["call_id"] for r in inserted}
+    await apply_pending(fresh_calls, now=now, router=router, effects=effects)
+    return IngestResult(accepted=accepted, duplicates=duplicates)
+
+
+def _decoded(payload: Any) -> dict[str, Any]:
+    value = msgspec.json.decode(payload) if isinstance(payload, str | bytes) else payload
+    if isinstance(value, str):  # stored as a JSON string by the JSON column
+        value = msgspec.json.decode(value)
+    result: dict[str, Any] = value
+    return result
+
+
+async def apply_pending(call_ids: set[str], *, now: dt.datetime, router: TenantIndex, effects: Effects) -> None:
+    """Apply every stored, not yet applied event of these calls. Events of a call that has not been offered yet
+    wait for its ``offered``. New calls are inserted in one statement and the events marked applied in one, so a
+    batch costs about one query per call."""
+    if not call_ids:
+        return
+    calls = await repo.calls_by_id(call_ids)
+    by_call: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for event in await repo.pending_events(call_ids):
+        by_call[event["call_id"]].append(event)
+    new_rows: list[dict[str, Any]] = []
+    for call_id, events in by_call.items():
+        offered = next((e for e in events if e["kind"] == "offered"), None)
+        if call_id not in calls and offered is not None:
+            new_rows.append(await _new_call(call_id, _decoded(offered["payload"]), router=router, now=now))
+    if new_rows:
+        for stored in await repo.insert_calls(new_rows):
+            calls[stored["call_id"]] = stored
+        effects.queue_changed = True
+    applied: list[int] = []
+    for call_id, events in by_call.items():
+        row = calls.get(call_id)
+        if row is None:
+            continue  # answered / ended before offered: kept until the offered arrives
+        changes: dict[str, Any] = {}
+        for event in events:
+            if event["kind"] != "offered":
+                changes.update(fold({**row, **changes}, event["kind"], _decoded(event["payload"])))
+            applied.append(event["id"])
+        if changes:
+            await _commit_changes(row, changes, now=now, effects=effects)
+    await repo.mark_applied(applied)
+
+
+async def _new_call(call_id: str, payload: dict[str, Any], *, router: TenantIndex, now: dt.datetime) -> dict[str, Any]:
+    offered = msgspec.convert(payload, Offered)
+    route = await router.route(offered.dialled_number, offered.at)
+    return {
+        "call_id": call_id,
+        "integration": "",
+        "dialled_number": offered.dialled_number,
+        "kommune_code": route.kommune_code,
+        "mode": route.mode,
+        "misrouted": route.misrouted,
+        "caller_number": offered.caller_number or "",
+        "caller_withheld": offered.caller_number is None,
+        "language": offered.language,
+        "priority": offered.priority,
+        "caller_topic": offered.topic,
+        "status": "queued",
+        "offered_at": offered.at.astimezone(dt.UTC),
+        "ring_attempts": 0,
+        "updated_at": repo.utc(now),
+    }
+
+
+async def _commit_changes(
+    before: dict[str, Any], changes: dict[str, Any], *, now: dt.datetime, effects: Effects
+) -> None:
+    after = {**before, **changes}
+    call_id = before["call_id"]
+    status = derived_status(after) or before["status"]
+    if STATUS_ORDER[status] < STATUS_ORDER[before["status"]]:
+        status = before["status"]  # never backwards
+    values = {key: (repo.utc(v) if isinstance(v, dt.datetime) else v) for key, v in changes.items()}
+    values["status"] = status
+    values["updated_at"] = repo.utc(now)
+    ringing_agent: int = before.get("ring_agent_id") or 0
+    if before["status"] in ("ringing", "callback") and status not in ("ringing", "queued") and ringing_agent:
+        values["ring_agent_id"] = None
+        values["ring_until"] = None
+    await repo.update_call(call_id, values)
+    if before["status"] in ("queued", "ringing") and status not in ("queued", "ringing"):
+        effects.queue_changed = True
+    answerer = after.get("agent_id") if after.get("answered_at") else None
+    released = (
+        bool(ringing_agent) and before["status"] == "ringing" and status != "ringing" and ringing_agent != answerer
+    )
+    if released and await move_presence(
+        ringing_agent, "available", now, effects, state_in=("ringing",), call_id_is=call_id
+    ):
+        effects.cancelled.append((ringing_agent, call_id))
+    if status == "answered" and answerer and "answered_at" in changes:
+        await move_presence(answerer, "on_call", now, effects, current_call_id=call_id)
+    elif status == "wrap_up" and answerer:
+        on_call = await move_presence(
+            answerer, "wrap_up", now, effects, state_in=("on_call",), call_id_is=call_id, current_call_id=call_id
+        )
+        if not on_call and "answered_at" in changes:
+            # answered and ended arrived together: the agent goes straight to wrap-up for this call
+            await move_presence(answerer, "wrap_up", now, effects, current_call_id=call_id)
+    if status == "callback" and "callback_requested_at" in changes:
+        await _queue_callback(after, number="", now=now)
+
+
+async def _queue_callback(call: dict[str, Any], *, number: str, now: dt.datetime) -> bool:
+    target = number or call.get("caller_number") or ""
+    if not target or await repo.callback_exists(call["call_id"]):
+        return False
+    await repo.insert_callback(
+        {
+            "call_id": call["call_id"],
+            "kommune_code": call.get("kommune_code") or "",
+            "number": target,
+            "language": call.get("language") or "da",
+            "requested_at": repo.utc(now),
+            "status": "queued",
+            "attempts": 0,
+        }
+    )
+    return True
+
+
+async def callback_requested_number(call_id: str) -> str:
+    """The number the caller asked to be called back on, from the stored ``callback_requested`` event."""
+    rows = await CallEvent.select(CallEvent.payload).where(
+        (CallEvent.call_id == call_id) & (CallEvent.kind == "callback_requested")
+    )
+    return str(_decoded(rows[0]["payload"]).get("number") or "") if rows else ""
+
+
+# -- presence ---------------------------------------------------------------------------------------------
+
+
+async def move_presence(
+    user_id: int,
+    to_state: str,
+    now: dt.datetime,
+    effects: Effects,
+    *,
+    state_in: tuple[str, ...] | None = None,
+    call_id_is: str | None = None,
+    current_call_id: str = "",
+    row: dict[str, Any] | None = None,
+) -> bool:
+    """Move an agent to ``to_state`` when their presence matches (optimistic: the update only applies while the
+    row still holds what was read, so a ``row`` read earlier in the transaction may be passed in), closing the
+    previous stretch as a :class:`PresenceSpan`."""
+    if row is None:
+        row = await repo.presence(user_id)
+    if row is None:
+        return False
+    if state_in is not None and row["state"] not in state_in:
+        return False
+    if call_id_is is not None and row["current_call_id"] != call_id_is:
+        return False
+    if row["state"] == to_state and row["current_call_id"] == current_call_id:
+        return True
+    values: dict[str, Any] = {"state": to_state, "since": repo.utc(now), "current_call_id": current_call_id}
+    if to_state == "available":
+        values["idle_since"] = repo.utc(now)
+    changed = await repo.update_presence(
+        user_id, values, state_in=[row["state"]], current_call_id=row["current_call_id"]
+    )
+    if not changed:
+        return False
+    if row["state"] != "offline" and row["state"] != to_state:
+        await repo.insert_span(
+            {
+                "user_id": user_id,
+                "home_kommune": row["home_kommune"],
+                "state": row["state"],
+                "started_at": repo.utc(row["since"]),
+                "ended_at": repo.utc(now),
+            }
+        )
+    effects.presence.append((user_id, to_state))
+    return True
+
+
+async def set_presence(
+    user_id: int,
+    state: str,
+    now: dt.datetime,
+    effects: Effects,
+    *,
+    display_name: str,
+    home_kommune: str,
+    languages: list[str] | None = None,
+    skills: list[str] | None = None,
+) -> PresenceOut:
+    """The agent's own choice: available, pause or offline. Refused (409) while a call rings or is in hand."""
+    row = await repo.presence(user_id)
+    if row is None:
+        await repo.insert_presence(
+            {
+                "user_id": user_id,
+                "display_name": display_name[:200],
+                "home_kommune": home_kommune[:4],
+                "state": "offline",
+                "since": repo.utc(now),
+                "idle_since": repo.utc(now),
+                "languages": msgspec.json.encode(languages or ["da"]).decode(),
+                "skills": msgspec.json.encode(skills or []).decode(),
+                "current_call_id": "",
+                "node": "",
+                "last_seen_at": repo.utc(now),
+            }
+        )
+        row = await repo.presence(user_id)
+        if row is None:  # pragma: no cover  (just inserted in this transaction)
+            raise RuntimeError("the presence row vanished")
+    elif languages is not None or skills is not None:
+        extra: dict[str, Any] = {}
+        if languages is not None:
+            extra["languages"] = msgspec.json.encode(languages or ["da"]).decode()
+        if skills is not None:
+            extra["skills"] = msgspec.json.encode(skills).decode()
+        await repo.update_presence(user_id, extra)
+    if row["state"] in BUSY_STATES:
+        raise ConsoleError(
+            f"you are {row['state'].replace('_', ' ')} on a call: finish it (answer, or wrap up) before "
+            f"changing to {state}",
+            status=409,
+            field="state",
+        )
+    await repo.update_presence(user_id, {"last_seen_at": repo.utc(now)})
+    if not await move_presence(user_id, state, now, effects, state_in=(row["state"],)):
+        raise ConsoleError("your presence changed meanwhile; try again", status=409, field="state")
+    return PresenceOut(state=state, since=now.astimezone(dt.UTC))
+
+
+async def presence_of(user_id: int) -> PresenceOut | None:
+    row = await repo.presence(user_id)
+    if row is None:
+        return None
+    return PresenceOut(state=row["state"], since=row["since"], current_call_id=row["current_call_id"])
+
+
+def _list(value: Any) -> list[str]:
+    decoded = msgspec.json.decode(value) if isinstance(value, str | bytes) else value
+    if isinstance(decoded, str):
+        decoded = msgspec.json.decode(decoded)
+    return [str(item) for item in decoded or []]
+
+
+# -- the queue ----------------------------------------------------------------------------------------------
+
+
+def _offer_of(call: dict[str, Any], user_id: int, *, callback: bool = False, number: str = "") -> Offer:
+    return Offer(
+        user_id=user_id,
+        call_id=call["call_id"],
+        kommune_code=call["kommune_code"],
+        mode=call["mode"],
+        misrouted=bool(call["misrouted"]),
+        caller_number=number or call["caller_number"],
+        language=call["language"],
+        offered_at=call["offered_at"],
+        callback=callback,
+    )
+
+
+async def assign(now: dt.datetime, options: QueueOptions, effects: Effects) -> int:
+    """Offer waiting calls (then queued callbacks) to the longest-idle available agents with the right skills.
+    Runs in the caller's transaction; returns how many were offered."""
+    # The waiting side first: after most wrap-ups nothing waits, and then no agent needs to be read at all.
+    calls = await repo.queued_calls(options.batch)
+    if not calls and not await repo.callbacks_waiting():
+        return 0
+    agents = await repo.available_agents(limit=max(options.batch * 2, 100))
+    if not agents:
+        return 0
+    for agent in agents:  # decoded once per round, not once per call and agent
+        agent["languages"] = _list(agent["languages"]) or ["da"]
+        agent["skills"] = _list(agent["skills"])
+    used: set[int] = set()
+    offered = 0
+    ring_until = repo.utc(now + options.ring_timeout)
+    for call in calls:
+        fit = [a for a in agents if a["user_id"] not in used and call["language"] in a["languages"]]
+        topic = call.get("caller_topic") or ""
+        if topic:
+            fit = [a for a in fit if topic in a["skills"]] + [a for a in fit if topic not in a["skills"]]
+        for agent in fit:
+            user_id = agent["user_id"]
+            used.add(user_id)
+            if not await move_presence(
+                user_id, "ringing", now, effects, state_in=("available",), current_call_id=call["call_id"], row=agent
+            ):
+                continue  # another process took this agent
+            taken = await repo.update_call(
+                call["call_id"],
+                {
+                    "status": "ringing",
+                    "ring_agent_id": user_id,
+                    "ring_until": ring_until,
+                    "ring_attempts": call["ring_attempts"] + 1,
+                    "updated_at": repo.utc(now),
+                },
+                status_in=["queued"],
+            )
+            if not taken:  # the call moved on meanwhile (answered, abandoned): give the agent back
+                effects.presence.pop()
+                await move_presence(user_id, "available", now, effects, state_in=("ringing",))
+                break
+            effects.offers.append(_offer_of(call, user_id))
+            offered += 1
+            break
+    rest = [a for a in agents if a["user_id"] not in used]
+    if rest:
+        offered += await _assign_callbacks(rest, now, options, effects)
+    return offered
+
+
+async def _assign_callbacks(
+    agents: list[dict[str, Any]], now: dt.datetime, options: QueueOptions, effects: Effects
+) -> int:
+    callbacks = await repo.queued_callbacks(len(agents))
+    calls = await repo.calls_by_id([c["call_id"] for c in callbacks])
+    used: set[int] = set()
+    offered = 0
+    for callback in callbacks:
+        call = calls.get(callback["call_id"])
+        if call is None:
+            continue
+        for agent in agents:
+            if agent["user_id"] in used or callback["language"] not in agent["languages"]:
+                continue
+            used.add(agent["user_id"])
+            if not await move_presence(
+                agent["user_id"], "ringing", now, effects, state_in=("available",), current_call_id=call["call_id"]
+            ):
+                continue
+            await repo.update_callback(
+                callback["call_id"],
+                {"status": "assigned", "agent_id": agent["user_id"], "attempts": callback["attempts"] + 1},
+                status_in=["queued"],
+            )
+            await repo.update_call(
+                call["call_id"],
+                {"ring_agent_id": agent["user_id"], "ring_until": repo.utc(now + options.ring_timeout)},
+            )
+            effects.offers.append(_offer_of(call, agent["user_id"], callback=True, number=callback["number"]))
+            offered += 1
+            break
+    return offered
+
+
+async def ring_timeouts(now: dt.datetime, effects: Effects) -> int:
+    """Calls (and callbacks) that rang past their timeout go back to the queue; the agent goes to pause."""
+    count = 0
+    for row in await repo.ringing_past(now):
+        call_id, agent = row["call_id"], row["ring_agent_id"]
+        if row["status"] == "ringing":
+            back = await repo.update_call(
+                call_id, {"status": "queued", "ring_agent_id": None, "ring_until": None}, status_in=["ringing"]
+            )
+        else:
+            await repo.update_call(call_id, {"ring_agent_id": None, "ring_until": None}, status_in=["callback"])
+            back = await repo.update_callback(call_id, {"status": "queued", "agent_id": None}, status_in=["assigned"])
+        if back:
+            count += 1
+            effects.queue_changed = True
+            if await move_presence(agent, "pause", now, effects, state_in=("ringing",), call_id_is=call_id):
+                effects.cancelled.append((agent, call_id))
+    return count
+
+
+async def offer_callbacks_past_max_wait(now: dt.datetime, options: QueueOptions, effects: Effects) -> int:
+    """A caller who has waited past the maximum is offered a callback: queued with the kommune and the number.
+    A withheld number cannot be called back; that call keeps waiting."""
+    count = 0
+    for call in await repo.waiting_past(now - options.max_wait):
+        if not call["caller_number"]:
+            continue
+        moved = await repo.update_call(
+            call["call_id"],
+            {"status": "callback", "callback_requested_at": repo.utc(now), "updated_at": repo.utc(now)},
+            status_in=["queued"],
+        )
+        if moved and await _queue_callback(call, number="", now=now):
+            count += 1
+            effects.queue_changed = True
+    return count
+
+
+async def expire_stale_agents(now: dt.datetime, options: QueueOptions, effects: Effects) -> int:
+    """Agents whose live connection's process stopped vouching for them (it died, or the tab closed) go offline;
+    a call ringing for them goes back to the queue."""
+    count = 0
+    for agent in await repo.stale_agents(now - options.stale_after):
+        if agent["state"] == "ringing" and agent["current_call_id"]:
+            await repo.update_call(
+                agent["current_call_id"],
+                {"status": "queued", "ring_agent_id": None, "ring_until": None},
+                status_in=["ringing"],
+            )
+            await repo.update_callback(
+                agent["current_call_id"], {"status": "queued", "agent_id": None}, status_in=["assigned"]
+            )
+        if await move_presence(agent["user_id"], "offline", now, effects, state_in=(agent["state"],)):
+            count += 1
+    return count
+
+
+# -- console actions ----------------------------------------------------------------------------------------
+
+
+async def _own_call(user_id: int, call_id: str) -> dict[str, Any]:
+    call = await repo.call(call_id)
+    if call is None:
+        raise ConsoleError(f"no call {call_id!r}", status=404, field="call_id")
+    return call
+
+
+async def answer(user_id: int, call_id: str, now: dt.datetime, effects: Effects) -> CallOut:
+    """The agent answers in the console: the same as the platform's ``answered`` for this agent."""
+    call = await _own_call(user_id, call_id)
+    if call["status"] == "callback":
+        callback = await repo.callback(call_id)
+        if callback is None or callback["status"] != "assigned" or callback["agent_id"] != user_id:
+            raise ConsoleError("this callback is not offered to you", status=409, field="call_id")
+        await repo.update_call(call_id, {"agent_id": user_id, "ring_agent_id": None, "ring_until": None})
+        await move_presence(user_id, "on_call", now, effects, current_call_id=call_id)
+        return _call_out(await repo.call(call_id) or call)
+    if call["status"] in ("answered", "wrap_up") and call["agent_id"] == user_id:
+        return _call_out(call)
+    if call["status"] not in ("queued", "ringing") or (
+        call["status"] == "ringing" and call["ring_agent_id"] != user_id
+    ):
+        raise ConsoleError(f"this call is {call['status']} and not offered to you", status=409, field="call_id")
+    await _commit_changes(call, {"answered_at": now.astimezone(dt.UTC), "agent_id": user_id}, now=now, effects=effects)
+    return _call_out(await repo.call(call_id) or call)
+
+
+async def transfer(user_id: int, call_id: str, to_number: str, now: dt.datetime, router: TenantIndex) -> CallOut:
+    """Record a warm transfer; only to one of the caller's kommune's department numbers."""
+    call = await _own_call(user_id, call_id)
+    if call["agent_id"] != user_id or call["status"] not in ("answered", "wrap_up", "callback"):
+        raise ConsoleError("only the agent on the call can transfer it", status=409, field="call_id")
+    tenant = await router.tenant(call["kommune_code"]) if call["kommune_code"] else None
+    numbers = {d.phone for d in tenant.departments} if tenant else set()
+    if to_number not in numbers:
+        raise ConsoleError(
+            f"to_number: {to_number} is not a department number of the caller's kommune", field="to_number"
+        )
+    await repo.update_call(
+        call_id, {"transferred_to": to_number, "transferred_at": repo.utc(now), "updated_at": repo.utc(now)}
+    )
+    return _call_out(await repo.call(call_id) or call)
+
+
+async def wrap_up(
+    user_id: int,
+    call_id: str,
+    body: WrapUpIn,
+    now: dt.datetime,
+    effects: Effects,
+    *,
+    known_topics: set[str],
+    agent_name: str,
+) -> CallOut:
+    """Record outcome, topic and notes (CPR numbers masked first), hand off when asked, and free the agent.
+    One transaction (the caller's): a refused hand-off leaves nothing half-recorded."""
+    call = await _own_call(user_id, call_id)
+    callback = await repo.callback(call_id) if call["status"] == "callback" else None
+    mine = call["agent_id"] == user_id and call["status"] in ("answered", "wrap_up", "callback")
+    if not mine:
+        raise ConsoleError(f"this call is {call['status']} and not yours to wrap up", status=409, field="call_id")
+    if body.topic and body.topic not in known_topics:
+        raise ConsoleError(f"topic: {body.topic!r} is not a topic of the federation's taxonomy", field="topic")
+    if body.outcome == "handed_off" and body.handoff is None:
+        raise ConsoleError("handoff: a hand-off needs a description of what the citizen needs", field="handoff")
+    if body.outcome == "handed_off" and not body.topic:
+        raise ConsoleError("topic: a hand-off needs the topic (it decides the department)", field="topic")
+    masked = contains_cpr(body.notes)
+    notes = mask_cpr(body.notes)
+    handoff_id = ""
+    if body.outcome == "handed_off" and body.handoff is not None:
+        from hotline.handoffs.service import create_handoff
+
+        description = mask_cpr(body.handoff.description)
+        created = await create_handoff(
+            call_id=call_id,
+            kommune_code=call["kommune_code"],
+            topic=body.topic,
+            description=description,
+            citizen_email=body.handoff.citizen_email,
+            citizen_phone="",
+            language=call["language"] if call["language"] in ("da", "en") else "da",
+            created_by=agent_name,
+            now=now,
+        )
+        handoff_id = created.handoff_id
+    await repo.update_call(
+        call_id,
+        {
+            "outcome": body.outcome,
+            "topic": body.topic,
+            "notes": notes,
+            "wrapped_up_at": repo.utc(now),
+            "status": "done",
+            "updated_at": repo.utc(now),
+        },
+    )
+    if callback is not None:
+        await repo.update_callback(
+            call_id, {"status": "done", "done_at": repo.utc(now), "outcome": body.outcome}, status_in=["assigned"]
+        )
+    elif body.outcome == "callback":
+        await _queue_callback(call, number="", now=now)
+        effects.queue_changed = True
+    await move_presence(
+        user_id, "available", now, effects, state_in=("on_call", "wrap_up", "ringing"), call_id_is=call_id
+    )
+    out = _call_out(await repo.call(call_id) or call)
+    return msgspec.structs.replace(out, notes_masked=masked, handoff_id=handoff_id)
+
+
+def _call_out(row: dict[str, Any]) -> CallOut:
+    return CallOut(
+        call_id=row["call_id"],
+        status=row["status"],
+        kommune_code=row["kommune_code"],
+        mode=row["mode"],
+        misrouted=bool(row["misrouted"]),
+        outcome=row["outcome"],
+        topic=row["topic"],
+        notes=row["notes"],
+        transferred_to=row["transferred_to"],
+    )
