@@ -12,7 +12,7 @@ import secrets
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import msgspec
@@ -64,6 +64,9 @@ class SmtpSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     (e.g. ``aarhus.dk.pem``). A kommune whose domain has no key file is sent unsigned. Keys never live in git."""
     dkim_selector: str = "hotline"
     """HOTLINE_DKIM_SELECTOR: the DKIM selector published in DNS as ``<selector>._domainkey.<domain>``."""
+    render_processes: Annotated[int, msgspec.Meta(ge=-1, le=64)] = 0
+    """HOTLINE_LETTER_RENDER_PROCESSES: PDF rendering in that many warmed worker processes; 0 renders in a thread
+    (the demo), -1 starts one per CPU core (production)."""
 
 
 class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -144,6 +147,7 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "HOTLINE_SMTP_TLS": ("smtp", "tls"),
     "HOTLINE_DKIM_DIR": ("smtp", "dkim_dir"),
     "HOTLINE_DKIM_SELECTOR": ("smtp", "dkim_selector"),
+    "HOTLINE_LETTER_RENDER_PROCESSES": ("smtp", "render_processes"),
     "HOTLINE_HOST": ("server", "host"),
     "HOTLINE_PORT": ("server", "port"),
     "HOTLINE_PUBLIC_BASE_URL": ("server", "public_base_url"),

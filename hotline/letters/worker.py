@@ -246,18 +246,9 @@ class OutboxWorker:
         await self.close_connection()
 
 
-def render_processes_from_environment() -> int:
-    """HOTLINE_LETTER_RENDER_PROCESSES: PDF render processes (0 = render in a thread; "auto" = one per core)."""
-    raw = os.environ.get("HOTLINE_LETTER_RENDER_PROCESSES", "0").strip().lower()
-    if raw == "auto":
-        return os.cpu_count() or 1
-    try:
-        value = int(raw or "0")
-    except ValueError:
-        raise ValueError(f"HOTLINE_LETTER_RENDER_PROCESSES={raw!r}: a number of processes, 0 or 'auto'") from None
-    if not 0 <= value <= 64:
-        raise ValueError(f"HOTLINE_LETTER_RENDER_PROCESSES={raw!r}: 0 to 64")
-    return value
+def process_count(setting: int) -> int:
+    """HOTLINE_LETTER_RENDER_PROCESSES: 0 = render in a thread, -1 = one process per core, else that many."""
+    return (os.cpu_count() or 1) if setting < 0 else setting
 
 
 @dataclass
@@ -271,9 +262,9 @@ class LettersRuntime:
     def create(cls, smtp: SmtpSettings, clock: Clock, *, render_processes: int | None = None) -> LettersRuntime:
         """``render_processes``: PDF rendering in that many worker processes (production: one per core), or in
         threads when 0 (the demo and the tests, where starting processes would cost more than it saves). ``None``
-        reads HOTLINE_LETTER_RENDER_PROCESSES (default 0)."""
+        takes HOTLINE_LETTER_RENDER_PROCESSES (``smtp.render_processes``, default 0)."""
         if render_processes is None:
-            render_processes = render_processes_from_environment()
+            render_processes = process_count(smtp.render_processes)
         worker = OutboxWorker(smtp, clock=clock) if smtp.host else None
         return cls(renderer=Renderer(pdf=PdfRenderer(processes=render_processes)), worker=worker)
 
