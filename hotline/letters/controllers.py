@@ -94,7 +94,12 @@ def _draft_from_form(data: dict[str, Any]) -> LetterDraft:
 async def _send(request: Request[Any, Any, Any], code: str, draft: LetterDraft) -> LetterOut:
     runtime = _runtime(request)
     prepared = await service.prepare(
-        code, draft, runtime.renderer, now=_now(request), created_by=await _author(request)
+        code,
+        draft,
+        runtime.renderer,
+        now=_now(request),
+        created_by=await _author(request),
+        survey_base_url=request.app.state.services.settings.base_url,
     )
     async with repository.transaction():
         letter = await service.enqueue(prepared)

@@ -101,6 +101,8 @@ class LetterContent:
     body: str
     date: dt.date
     logo: Logo | None = None
+    survey_url: str = ""
+    """A one-use satisfaction survey link (e-mail only; never in the PDF, which may be passed on)."""
 
 
 @dataclass(frozen=True)
@@ -189,6 +191,7 @@ _LAYOUT_TEXT: Final[dict[str, dict[str, str]]] = {
         "of": "af",
         "logo_alt": "Logo",
         "attachment_note": "Brevet er vedhæftet som PDF.",
+        "survey": "Hvordan var din kontakt med os? Svar på ét spørgsmål (anonymt):",
     },
     "en": {
         "phone": "Phone",
@@ -196,6 +199,7 @@ _LAYOUT_TEXT: Final[dict[str, dict[str, str]]] = {
         "of": "of",
         "logo_alt": "Logo",
         "attachment_note": "The letter is attached as a PDF.",
+        "survey": "How was your contact with us? Answer one question (anonymous):",
     },
 }
 _MONTHS: Final[dict[str, tuple[str, ...]]] = {
@@ -289,6 +293,7 @@ def _context(content: LetterContent, *, logo_url: str = "", logo_cid: str = "") 
         "text": _LAYOUT_TEXT[language],
         "logo_url": logo_url,
         "logo_cid": logo_cid,
+        "survey_url": content.survey_url,
     }
 
 

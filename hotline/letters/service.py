@@ -226,7 +226,9 @@ async def _logo(kommune_code: str) -> Logo | None:
     return Logo(content=found[0], media_type=found[1]) if found else None
 
 
-def _content(tenant: tenancy.Tenant, draft: LetterDraft, logo: Logo | None, today: dt.date) -> LetterContent:
+def _content(
+    tenant: tenancy.Tenant, draft: LetterDraft, logo: Logo | None, today: dt.date, survey_url: str = ""
+) -> LetterContent:
     return LetterContent(
         language=draft.language,
         kommune=tenant.name,
@@ -235,14 +237,17 @@ def _content(tenant: tenancy.Tenant, draft: LetterDraft, logo: Logo | None, toda
         body=draft.text,
         date=today,
         logo=logo,
+        survey_url=survey_url,
     )
 
 
-async def _render(tenant: tenancy.Tenant, draft: LetterDraft, renderer: Renderer, now: dt.datetime) -> RenderedLetter:
+async def _render(
+    tenant: tenancy.Tenant, draft: LetterDraft, renderer: Renderer, now: dt.datetime, survey_url: str = ""
+) -> RenderedLetter:
     check_draft(draft)
     today = tenant.calendar.local(now).date()
     try:
-        return await renderer.render(_content(tenant, draft, await _logo(tenant.code), today))
+        return await renderer.render(_content(tenant, draft, await _logo(tenant.code), today, survey_url))
     except LetterheadError as exc:
         raise LetterError("letterhead", f"The kommune's letterhead cannot be used: {exc}") from None
 
@@ -271,11 +276,27 @@ class PreparedLetter:
 
 
 async def prepare(
-    kommune_code: str, draft: LetterDraft, renderer: Renderer, *, now: dt.datetime, created_by: str
+    kommune_code: str,
+    draft: LetterDraft,
+    renderer: Renderer,
+    *,
+    now: dt.datetime,
+    created_by: str,
+    survey_base_url: str | None = None,
 ) -> PreparedLetter:
+    """Check, render and address a letter. With ``survey_base_url``, the e-mail carries a fresh one-use
+    satisfaction survey link (hotline.figures.survey); the link row holds no personal data, so one left over by a
+    letter that is then refused is harmless (it expires unused)."""
     check_draft(draft)
     tenant = await _tenant(kommune_code)
-    rendered = await _render(tenant, draft, renderer, now)
+    survey_url = ""
+    if survey_base_url is not None:
+        from hotline.figures.survey import create_survey_link  # figures builds on letters, not the reverse
+
+        survey_url = await create_survey_link(
+            tenant.code, draft.topic, draft.call_id, now, base_url=survey_base_url.rstrip("/")
+        )
+    rendered = await _render(tenant, draft, renderer, now, survey_url)
     sender = tenant.definition.sender
     if sender is None:
         raise LetterError("kommune_code", f"{tenant.name} has no sender configured yet")

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import email
+import re
 from collections.abc import AsyncIterator
 from email.policy import default
 from typing import Any
@@ -259,6 +260,15 @@ async def test_a_new_agent_replies_to_a_horsens_call_and_finds_the_mail_in_the_d
     assert "Horsens Kommune" in pdf_text
     assert "Rådhuspladsen 1" in pdf_text
     assert "8700 Horsens" in pdf_text
+    # The e-mail (not the PDF) carries a one-use satisfaction survey link, branded with Horsens.
+    plain = message.get_body(preferencelist=("plain",))
+    assert plain is not None
+    [survey_url] = re.findall(r"https?://\S+/survey/[A-Za-z0-9_\-]+", plain.get_content())
+    assert "/survey/" not in pdf_text
+    survey_path = "/survey/" + survey_url.rsplit("/survey/", 1)[1]
+    survey = await client.get(survey_path, headers={"accept": "text/html"})
+    assert survey.status_code == 200
+    assert "Horsens Kommune" in survey.text
 
 
 async def test_compose_refuses_a_malformed_call_id_naming_the_field(http: tuple[httpx.AsyncClient, Litestar]) -> None:
