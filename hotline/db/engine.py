@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import io
+import logging
 from pathlib import Path
 from urllib.parse import unquote, urlsplit
 
@@ -15,6 +17,8 @@ from piccolo.table import Table
 
 from hotline.db import piccolo_conf
 from hotline.db.registry import all_tables
+
+log = logging.getLogger(__name__)
 
 
 class MigrationError(Exception):
@@ -74,9 +78,16 @@ async def open_database(url: str, pool_size: int = 10) -> Engine:  # type: ignor
     return engine
 
 
-async def close_database(engine: Engine) -> None:  # type: ignore[type-arg]
+async def close_database(engine: Engine, *, within: float = 10.0) -> None:  # type: ignore[type-arg]
+    """Close the pool, waiting at most ``within`` seconds for connections in use to come back: a connection that
+    a cancelled task never returned would otherwise hold a shutdown (or a test session) forever."""
     if isinstance(engine, PostgresEngine):
-        await engine.close_connection_pool()
+        try:
+            await asyncio.wait_for(engine.close_connection_pool(), within)
+        except TimeoutError:
+            log.warning("database pool did not close within %.0f s; terminating its connections", within)
+            if engine.pool is not None:
+                engine.pool.terminate()
 
 
 async def migrate() -> list[str]:
