@@ -403,6 +403,20 @@ class Replica:
             self._refresh()
             self._ready.set()
 
+    async def _consumer_alive(self) -> bool:
+        """A quiet bucket sends no messages, and nats-py keeps the watch's idle heartbeats to itself: before calling
+        a silent watch stalled, ask the server whether its consumer is still there (one small request per
+        ``stall_after`` of silence instead of a resubscription)."""
+        sub = self._sub
+        if sub is None or not self.connection.connected:
+            return False
+        try:
+            await asyncio.wait_for(sub.consumer_info(), 1.0)
+        except Exception:  # timeout, consumer gone with a restarted server, connection closing: re-watch
+            return False
+        self._last_contact = time.monotonic()
+        return True
+
     async def _unsubscribe(self) -> None:
         sub, self._sub = self._sub, None
         self._subscribed = False
@@ -422,6 +436,8 @@ class Replica:
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(self._resubscribe.wait(), 1.0)
                 stalled = time.monotonic() - self._last_contact > self.stall_after
+                if stalled and not self._resubscribe.is_set():
+                    stalled = not await self._consumer_alive()
                 if self._resubscribe.is_set() or stalled or not self.connection.connected:
                     await self._unsubscribe()
             except asyncio.CancelledError:

@@ -173,3 +173,21 @@ async def test_a_late_publisher_never_puts_an_older_version_over_a_newer_one(
         assert entry.revision == mine[key][0]
     finally:
         await connection.close()
+
+
+async def test_a_quiet_bucket_is_not_mistaken_for_a_stalled_watch(
+    demo_federation: Database, make_nats: type[EmbeddedNatsServer], tmp_path: Path
+) -> None:
+    """Nothing is edited for several stall periods: the watch stays the one it was (no resubscription every
+    ``stall_after`` seconds), and an edit after the quiet spell still arrives on it."""
+    server = make_nats(tmp_path / "nats")
+    server.start()
+    async with knowledge_node(server.url, name="quiet", stall_after=0.3) as (_, publisher, replica):
+        assert await replica.wait_ready(10)
+        await asyncio.sleep(1.5)  # five stall periods of silence
+        assert replica.freshness().watches == 1
+        assert replica.freshness().connected
+        article = await create("0751", department="affald-og-genbrug", mode="replace")
+        publisher.notify()
+        await eventually(lambda: holds(replica, article.id, 1), what="the edit after a quiet spell")
+        assert replica.freshness().watches == 1
