@@ -12,7 +12,7 @@ import time
 from collections.abc import AsyncIterator
 from typing import Annotated, Any
 
-from litestar import Controller, Request, get, post
+from litestar import Controller, Request, Response, get, post
 from litestar.exceptions import (
     ClientException,
     HTTPException,
@@ -23,7 +23,7 @@ from litestar.exceptions import (
 )
 from litestar.params import HeaderParameter, JSONBody, PathParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage, Template
-from litestar.status_codes import HTTP_406_NOT_ACCEPTABLE, HTTP_409_CONFLICT
+from litestar.status_codes import HTTP_406_NOT_ACCEPTABLE, HTTP_409_CONFLICT, HTTP_422_UNPROCESSABLE_ENTITY
 
 from hotline.calls import repository as repo
 from hotline.calls import service
@@ -107,6 +107,15 @@ async def verify_signature(request: Request[Any, Any, Any]) -> None:
     raise NotAuthorizedException(detail=problem)
 
 
+def _unprocessable(request: Request[Any, Any, Any], exc: ValidationException) -> Response[Any]:
+    """The telephony contract answers a malformed or unknown event with 422 (the request was understood and
+    authenticated, its content is wrong), naming the field as every other 4xx here does."""
+    body: dict[str, Any] = {"status_code": HTTP_422_UNPROCESSABLE_ENTITY, "detail": exc.detail}
+    if exc.extra:
+        body["extra"] = exc.extra
+    return Response(body, status_code=HTTP_422_UNPROCESSABLE_ENTITY)
+
+
 class TelephonyController(Controller):
     path = "/api/telephony"
     tags = ("telephony",)
@@ -118,6 +127,7 @@ class TelephonyController(Controller):
         opt={**public(), "exclude_from_csrf": True},
         status_code=200,
         before_request=verify_signature,
+        exception_handlers={ValidationException: _unprocessable},
         summary="Report call events (HMAC-signed; idempotent per call id and event kind)",
         description=(
             "A batch of 1-500 events. Sign with the webhook secret a kommune admin issued: "

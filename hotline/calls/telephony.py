@@ -46,7 +46,7 @@ class Offered(_Event, frozen=True, tag="offered"):
 
 
 class Answered(_Event, frozen=True, tag="answered"):
-    agent_id: Annotated[int, msgspec.Meta(ge=1)]
+    agent_id: Annotated[int, msgspec.Meta(ge=1, le=2**31 - 1)]
     """The hotline user id of the agent the call was offered to (the platform learns it from the routing)."""
 
 

@@ -16,12 +16,14 @@ from collections import Counter
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import httpx
 import msgspec
 import pytest
 import uvicorn
 from litestar import Litestar
 
 from hotline.calls import simulate
+from hotline.calls.runtime import KEEPALIVE_SECONDS
 from hotline.calls.simulate import Options, SimulateError
 from hotline.calls.tables import Call, CallEvent
 from hotline.cli import main as cli
@@ -331,7 +333,11 @@ def test_the_demo_with_simulate_shows_calls_on_the_wallboard_and_in_the_console(
                 offered = int(found.group(1))
         with contextlib.closing(_sign_in(base, "0727", "agent")) as person:
             csrf = person.cookies.get("hotline_csrf") or person.get("/tenants").cookies["hotline_csrf"]
-            with person.stream("GET", "/console/events", headers={"accept": "text/event-stream"}) as stream:
+            # The stream is quiet between calls except for a keep-alive comment every KEEPALIVE_SECONDS.
+            quiet = httpx.Timeout(10, read=KEEPALIVE_SECONDS + 10)
+            with person.stream(
+                "GET", "/console/events", headers={"accept": "text/event-stream"}, timeout=quiet
+            ) as stream:
                 went = person.post("/api/console/presence", json={"state": "available"}, headers={"x-csrftoken": csrf})
                 assert went.status_code == 200
                 deadline = time.monotonic() + 90
