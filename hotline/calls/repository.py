@@ -6,17 +6,21 @@ with ``FOR UPDATE SKIP LOCKED`` so that two processes work on different calls in
 serialises writers (IMMEDIATE transactions), which gives the same guarantee there.
 
 Timestamps are written in UTC; SQLite hands them back naive (:func:`aware`).
+
+The statements on the path of every call (read a call or a presence, conditional updates, queued calls, available
+agents) are written as parameterised SQL: building them with the query builder cost more CPU than running them.
+Column names in those statements come from the tables' own column lists (:func:`_assignments`), never from input.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, Final
 
-from piccolo.columns import Column
 from piccolo.engine.postgres import PostgresEngine
 from piccolo.engine.sqlite import SQLiteEngine, TransactionType
+from piccolo.table import Table
 
 from hotline.calls.tables import AgentPresence, Call, Callback, CallEvent, PresenceSpan
 
@@ -44,6 +48,27 @@ def aware(moment: dt.datetime | None) -> dt.datetime | None:
     return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
+def _marks(count: int) -> str:
+    return ", ".join(["{}"] * count)
+
+
+def _columns(table: type[Table]) -> frozenset[str]:
+    return frozenset(column._meta.db_column_name for column in table._meta.columns)
+
+
+_CALL_COLUMNS: Final = _columns(Call)
+_PRESENCE_COLUMNS: Final = _columns(AgentPresence)
+_CALLBACK_COLUMNS: Final = _columns(Callback)
+
+
+def _assignments(values: dict[str, Any], allowed: frozenset[str]) -> tuple[str, list[Any]]:
+    """``"a" = {}, "b" = {}`` and the values, for the columns of ``values`` (which must be columns of the table)."""
+    unknown = set(values) - allowed
+    if unknown:
+        raise ValueError(f"not columns of the table: {sorted(unknown)}")
+    return ", ".join(f'"{name}" = {{}}' for name in values), list(values.values())
+
+
 def _aware_row(row: dict[str, Any]) -> dict[str, Any]:
     for key, value in row.items():
         if isinstance(value, dt.datetime) and value.tzinfo is None:
@@ -61,6 +86,33 @@ async def existing_dedupe_keys(keys: Sequence[str]) -> set[str]:
     return {row["dedupe_key"] for row in rows}
 
 
+_EVENT_COLUMNS: Final = (
+    "call_id",
+    "kind",
+    "dedupe_key",
+    "occurred_at",
+    "received_at",
+    "integration",
+    "payload",
+    "applied",
+)
+
+
+async def insert_new_events(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Insert events whose ``dedupe_key`` is new (the others are repeats and skipped); returns the keys inserted.
+    Each row has every column of :data:`_EVENT_COLUMNS`."""
+    if not rows:
+        return []
+    one = "(" + _marks(len(_EVENT_COLUMNS)) + ")"
+    names = ", ".join(_EVENT_COLUMNS)
+    inserted: list[dict[str, Any]] = await CallEvent.raw(
+        f"INSERT INTO call_event ({names}) VALUES {', '.join([one] * len(rows))} "  # noqa: S608  (placeholders)
+        "ON CONFLICT (dedupe_key) DO NOTHING RETURNING dedupe_key",
+        *[row[name] for row in rows for name in _EVENT_COLUMNS],
+    )
+    return inserted
+
+
 async def insert_events(rows: list[dict[str, Any]]) -> None:
     if rows:
         await CallEvent.insert(*[CallEvent(**row) for row in rows])
@@ -70,20 +122,22 @@ async def pending_events(call_ids: Iterable[str]) -> list[dict[str, Any]]:
     ids = list(call_ids)
     if not ids:
         return []
-    rows = await (
-        CallEvent.select(
-            CallEvent._meta.primary_key, CallEvent.call_id, CallEvent.kind, CallEvent.payload, CallEvent.occurred_at
-        )
-        .where(CallEvent.call_id.is_in(ids) & (CallEvent.applied == False))  # noqa: E712  (SQL, not Python)
-        .order_by(CallEvent.occurred_at)
-        .order_by(CallEvent._meta.primary_key)
+    rows = await CallEvent.raw(
+        "SELECT id, call_id, kind, payload, occurred_at FROM call_event "  # noqa: S608  (placeholders only)
+        f"WHERE call_id IN ({_marks(len(ids))}) AND applied = {{}} ORDER BY occurred_at, id",
+        *ids,
+        False,
     )
     return [_aware_row(row) for row in rows]
 
 
 async def mark_applied(event_ids: list[int]) -> None:
     if event_ids:
-        await CallEvent.update({CallEvent.applied: True}).where(CallEvent._meta.primary_key.is_in(event_ids))
+        await CallEvent.raw(
+            f"UPDATE call_event SET applied = {{}} WHERE id IN ({_marks(len(event_ids))})",  # noqa: S608
+            True,
+            *event_ids,
+        )
 
 
 # -- calls ----------------------------------------------------------------------------------------------------
@@ -93,13 +147,13 @@ async def calls_by_id(call_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
     ids = list(call_ids)
     if not ids:
         return {}
-    rows = await Call.select().where(Call.call_id.is_in(ids))
+    rows = await Call.raw(f'SELECT * FROM "call" WHERE call_id IN ({_marks(len(ids))})', *ids)  # noqa: S608
     return {row["call_id"]: _aware_row(row) for row in rows}
 
 
 async def call(call_id: str) -> dict[str, Any] | None:
-    row = await Call.select().where(Call.call_id == call_id).first()
-    return _aware_row(row) if row else None
+    rows = await Call.raw('SELECT * FROM "call" WHERE call_id = {}', call_id)
+    return _aware_row(rows[0]) if rows else None
 
 
 async def insert_call(values: dict[str, Any]) -> None:
@@ -114,32 +168,27 @@ async def insert_calls(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 async def update_call(call_id: str, values: dict[str, Any], *, status_in: Sequence[str] | None = None) -> bool:
     """Update one call; with ``status_in`` only while its status is one of those. True when a row changed."""
-    where: Any = Call.call_id == call_id
+    assignments, args = _assignments(values, _CALL_COLUMNS)
+    sql = f'UPDATE "call" SET {assignments} WHERE call_id = {{}}'  # noqa: S608  (see _assignments)
+    args.append(call_id)
     if status_in is not None:
-        where = where & Call.status.is_in(list(status_in))
-    changes: dict[Column | str, Any] = dict(values.items())
-    rows = await Call.update(changes).where(where).returning(Call._meta.primary_key)
+        sql += f" AND status IN ({_marks(len(status_in))})"
+        args.extend(status_in)
+    rows = await Call.raw(sql + " RETURNING id", *args)
     return bool(rows)
 
 
 async def queued_calls(limit: int) -> list[dict[str, Any]]:
     """The calls waiting for an agent, highest priority first, then longest waiting; on PostgreSQL the rows are
     locked for this transaction, and rows another process holds are skipped."""
-    if is_postgres():
-        locked = await Call.raw(
-            'SELECT id FROM "call" WHERE status = {} ORDER BY priority DESC, offered_at ASC LIMIT {} '
-            "FOR UPDATE SKIP LOCKED",
-            "queued",
-            limit,
-        )
-        ids = [row["id"] for row in locked]
-        if not ids:
-            return []
-        rows = await Call.select().where(Call._meta.primary_key.is_in(ids) & (Call.status == "queued"))
-    else:
-        rows = await Call.select().where(Call.status == "queued").limit(limit)
-    ordered = sorted((_aware_row(r) for r in rows), key=lambda r: (-r["priority"], r["offered_at"], r["id"]))
-    return ordered[:limit]
+    lock = " FOR UPDATE SKIP LOCKED" if is_postgres() else ""
+    rows = await Call.raw(
+        'SELECT * FROM "call" WHERE status = {} ORDER BY priority DESC, offered_at ASC, id ASC LIMIT {}'  # noqa: S608
+        + lock,
+        "queued",
+        limit,
+    )
+    return [_aware_row(r) for r in rows]
 
 
 async def ringing_past(now: dt.datetime) -> list[dict[str, Any]]:
@@ -155,8 +204,13 @@ async def waiting_past(cutoff: dt.datetime) -> list[dict[str, Any]]:
 
 
 async def queue_stats() -> tuple[int, dt.datetime | None]:
-    rows = await Call.select(Call.offered_at).where(Call.status.is_in(["queued", "ringing"])).order_by(Call.offered_at)
-    return len(rows), aware(rows[0]["offered_at"]) if rows else None
+    rows = await Call.raw(
+        'SELECT COUNT(*) AS n, MIN(offered_at) AS oldest FROM "call" WHERE status IN ({}, {})', "queued", "ringing"
+    )
+    oldest = rows[0]["oldest"] if rows else None
+    if isinstance(oldest, str):  # SQLite: an aggregate has no declared type, so no timestamp conversion
+        oldest = dt.datetime.fromisoformat(oldest)
+    return (int(rows[0]["n"]) if rows else 0), aware(oldest)
 
 
 async def topic_counts(since: dt.datetime) -> list[dict[str, Any]]:
@@ -173,8 +227,8 @@ async def topic_counts(since: dt.datetime) -> list[dict[str, Any]]:
 
 
 async def presence(user_id: int) -> dict[str, Any] | None:
-    row = await AgentPresence.select().where(AgentPresence.user_id == user_id).first()
-    return _aware_row(row) if row else None
+    rows = await AgentPresence.raw("SELECT * FROM agent_presence WHERE user_id = {}", user_id)
+    return _aware_row(rows[0]) if rows else None
 
 
 async def insert_presence(values: dict[str, Any]) -> None:
@@ -182,36 +236,56 @@ async def insert_presence(values: dict[str, Any]) -> None:
 
 
 async def update_presence(
-    user_id: int, values: dict[str, Any], *, state_in: Sequence[str] | None = None, current_call_id: str | None = None
+    user_id: int,
+    values: dict[str, Any],
+    *,
+    state_in: Sequence[str] | None = None,
+    current_call_id: str | None = None,
+    skip_locked: bool = False,
+    span: dict[str, Any] | None = None,
 ) -> bool:
-    where: Any = AgentPresence.user_id == user_id
+    """Update one agent's presence while it matches ``state_in`` / ``current_call_id``. With ``skip_locked`` (on
+    PostgreSQL) a row another transaction is changing right now counts as not matching instead of being waited
+    for: concurrent assignments then move on to the next agent rather than queueing behind one another.
+
+    ``span`` (the stretch the move closes, see :func:`insert_span`) is inserted only when the row changed; on
+    PostgreSQL in the same statement as the update (one round trip instead of two)."""
+    assignments, args = _assignments(values, _PRESENCE_COLUMNS)
+    sql = f"UPDATE agent_presence SET {assignments} WHERE user_id = {{}}"  # noqa: S608  (see _assignments)
+    args.append(user_id)
+    postgres = is_postgres()
+    if skip_locked and postgres:
+        sql += " AND id = (SELECT id FROM agent_presence WHERE user_id = {} FOR UPDATE SKIP LOCKED)"
+        args.append(user_id)
     if state_in is not None:
-        where = where & AgentPresence.state.is_in(list(state_in))
+        sql += f" AND state IN ({_marks(len(state_in))})"
+        args.extend(state_in)
     if current_call_id is not None:
-        where = where & (AgentPresence.current_call_id == current_call_id)
-    changes: dict[Column | str, Any] = dict(values.items())
-    rows = await AgentPresence.update(changes).where(where).returning(AgentPresence._meta.primary_key)
+        sql += " AND current_call_id = {}"
+        args.append(current_call_id)
+    sql += " RETURNING id"
+    if span is not None and postgres:
+        rows = await AgentPresence.raw(
+            f"WITH moved AS ({sql}) INSERT INTO agent_presence_span "  # noqa: S608  (built above)
+            "(user_id, home_kommune, state, started_at, ended_at) "
+            "SELECT {}::integer, {}::varchar, {}::varchar, {}::timestamptz, {}::timestamptz FROM moved RETURNING id",
+            *args,
+            *_span_values(span),
+        )
+        return bool(rows)
+    rows = await AgentPresence.raw(sql, *args)
+    if rows and span is not None:
+        await insert_span(span)
     return bool(rows)
 
 
 async def available_agents(*, limit: int = 1000) -> list[dict[str, Any]]:
     """Available agents, longest idle first (``limit`` of them: enough for one round of assignment)."""
-    rows = await (
-        AgentPresence.select(
-            AgentPresence.user_id,
-            AgentPresence.state,
-            AgentPresence.since,
-            AgentPresence.idle_since,
-            AgentPresence.languages,
-            AgentPresence.skills,
-            AgentPresence.home_kommune,
-            AgentPresence.display_name,
-            AgentPresence.current_call_id,
-        )
-        .where(AgentPresence.state == "available")
-        .order_by(AgentPresence.idle_since)
-        .order_by(AgentPresence.user_id)
-        .limit(limit)
+    rows = await AgentPresence.raw(
+        "SELECT user_id, state, since, idle_since, languages, skills, home_kommune, display_name, current_call_id "
+        "FROM agent_presence WHERE state = {} ORDER BY idle_since, user_id LIMIT {}",
+        "available",
+        limit,
     )
     return [_aware_row(r) for r in rows]
 
@@ -240,15 +314,25 @@ async def touch_agents(user_ids: Sequence[int], node: str, now: dt.datetime) -> 
         )
 
 
+def _span_values(values: dict[str, Any]) -> list[Any]:
+    return [values["user_id"], values["home_kommune"], values["state"], values["started_at"], values["ended_at"]]
+
+
 async def insert_span(values: dict[str, Any]) -> None:
-    await PresenceSpan.insert(PresenceSpan(**values))
+    """A closed stretch of one presence state: ``user_id``, ``home_kommune``, ``state``, ``started_at``,
+    ``ended_at``."""
+    await PresenceSpan.raw(
+        "INSERT INTO agent_presence_span (user_id, home_kommune, state, started_at, ended_at) "
+        "VALUES ({}, {}, {}, {}, {})",
+        *_span_values(values),
+    )
 
 
 # -- callbacks ------------------------------------------------------------------------------------------------
 
 
 async def callbacks_waiting() -> bool:
-    return bool(await Callback.exists().where(Callback.status == "queued"))
+    return bool(await Callback.raw("SELECT 1 AS one FROM call_callback WHERE status = {} LIMIT 1", "queued"))
 
 
 async def callback_exists(call_id: str) -> bool:
@@ -276,11 +360,13 @@ async def queued_callbacks(limit: int) -> list[dict[str, Any]]:
 
 
 async def update_callback(call_id: str, values: dict[str, Any], *, status_in: Sequence[str] | None = None) -> bool:
-    where: Any = Callback.call_id == call_id
+    assignments, args = _assignments(values, _CALLBACK_COLUMNS)
+    sql = f"UPDATE call_callback SET {assignments} WHERE call_id = {{}}"  # noqa: S608  (see _assignments)
+    args.append(call_id)
     if status_in is not None:
-        where = where & Callback.status.is_in(list(status_in))
-    changes: dict[Column | str, Any] = dict(values.items())
-    rows = await Callback.update(changes).where(where).returning(Callback._meta.primary_key)
+        sql += f" AND status IN ({_marks(len(status_in))})"
+        args.extend(status_in)
+    rows = await Callback.raw(sql + " RETURNING id", *args)
     return bool(rows)
 
 

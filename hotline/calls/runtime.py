@@ -98,8 +98,9 @@ class LiveConnection:
     actor: Actor
     lang: str
     queue: asyncio.Queue[ServerSentEventMessage | None] = field(default_factory=asyncio.Queue)
-    # call id -> arrival stamp of the screen-pop waiting in the queue (the send stamp is taken when it leaves)
-    arrivals: dict[str, int] = field(default_factory=dict)
+    # call id -> (arrival stamp, kommune code, whether a number is shown) of the screen-pop waiting in the queue:
+    # the send stamp is taken when it leaves, and the view is audited from these facts without reading the call.
+    arrivals: dict[str, tuple[int, str, bool]] = field(default_factory=dict)
 
 
 @dataclass
@@ -308,7 +309,11 @@ class CallsRuntime:
             )
             for connection in list(connections):
                 html = await self.render(offer, connection.lang)
-                connection.arrivals[notice.call_id] = notice.arrived_ns
+                connection.arrivals[notice.call_id] = (
+                    notice.arrived_ns,
+                    notice.kommune_code,
+                    bool(notice.caller_number),
+                )
                 connection.queue.put_nowait(ServerSentEventMessage(data=html, event="screen-pop", id=notice.call_id))
         elif isinstance(notice, CancelNotice):
             for connection in list(connections):
@@ -327,22 +332,21 @@ class CallsRuntime:
         """Stamp a screen-pop as it leaves: its id carries ``<call id>.<arrived ns>.<sent ns>`` so a client can
         measure webhook-to-screen latency from the server's own clock; then audit that the agent saw the number."""
         call_id = str(message.id or "")
-        arrived = connection.arrivals.pop(call_id, 0)
+        arrived, kommune_code, shown = connection.arrivals.pop(call_id, (0, "", False))
         message.id = f"{call_id}.{arrived}.{time.time_ns()}"
-        task = asyncio.create_task(self._audit_view(connection, call_id))
+        if not shown:
+            return message  # no number on the screen-pop: nothing personal was shown
+        task = asyncio.create_task(self._audit_view(connection, call_id, kommune_code))
         self._background.add(task)
         task.add_done_callback(self._background.discard)
         return message
 
-    async def _audit_view(self, connection: LiveConnection, call_id: str) -> None:
+    async def _audit_view(self, connection: LiveConnection, call_id: str, kommune_code: str) -> None:
         try:
-            call = await repo.call(call_id)
-            if call is None or not call["caller_number"]:
-                return
             await audit.record(
                 audit.PERSONAL_DATA_VIEWED,
                 actor=connection.actor,
-                kommune_code=call["kommune_code"],
+                kommune_code=kommune_code,
                 now=self.clock(),
                 target=f"call:{call_id}"[:200],
                 detail={"what": "caller_number", "via": "screen-pop"},
@@ -368,6 +372,7 @@ class CallsRuntime:
             if call is not None:
                 offer = service._offer_of(call, user_id, callback=call["status"] == "callback")
                 html = await self.render(offer, lang)
+                connection.arrivals[current] = (0, call["kommune_code"], bool(call["caller_number"]))
                 connection.queue.put_nowait(ServerSentEventMessage(data=html, event="screen-pop", id=current))
         waiting, longest = await self.queue_figures(now)
         connection.queue.put_nowait(ServerSentEventMessage(data=self._queue_text(waiting, longest), event="queue"))

@@ -164,11 +164,7 @@ async def ingest(
             "payload": msgspec.json.encode(event).decode(),
             "applied": False,
         }
-    inserted = await (
-        CallEvent.insert(*[CallEvent(**row) for row in rows.values()])
-        .on_conflict(target=CallEvent.dedupe_key, action="DO NOTHING")
-        .returning(CallEvent.dedupe_key)
-    )
+    inserted = await repo.insert_new_events(list(rows.values()))
     accepted = len(inserted)
     duplicates += len(rows) - accepted
     fresh_calls = {rows[r["dedupe_key"]]["call_id"] for r in inserted}
@@ -242,7 +238,9 @@ async def _new_call(call_id: str, payload: dict[str, Any], *, router: TenantInde
 
 async def _commit_changes(
     before: dict[str, Any], changes: dict[str, Any], *, now: dt.datetime, effects: Effects
-) -> None:
+) -> dict[str, Any]:
+    """Write the changes (and the status they imply) and the presence moves that follow; returns the call row as
+    it now stands, so that no caller needs to read it again."""
     after = {**before, **changes}
     call_id = before["call_id"]
     status = derived_status(after) or before["status"]
@@ -277,6 +275,7 @@ async def _commit_changes(
             await move_presence(answerer, "wrap_up", now, effects, current_call_id=call_id)
     if status == "callback" and "callback_requested_at" in changes:
         await _queue_callback(after, number="", now=now)
+    return {**before, **values}
 
 
 async def _queue_callback(call: dict[str, Any], *, number: str, now: dt.datetime) -> bool:
@@ -318,10 +317,11 @@ async def move_presence(
     call_id_is: str | None = None,
     current_call_id: str = "",
     row: dict[str, Any] | None = None,
+    skip_locked: bool = False,
 ) -> bool:
     """Move an agent to ``to_state`` when their presence matches (optimistic: the update only applies while the
     row still holds what was read, so a ``row`` read earlier in the transaction may be passed in), closing the
-    previous stretch as a :class:`PresenceSpan`."""
+    previous stretch as a :class:`PresenceSpan`. ``skip_locked``: see :func:`repository.update_presence`."""
     if row is None:
         row = await repo.presence(user_id)
     if row is None:
@@ -335,21 +335,25 @@ async def move_presence(
     values: dict[str, Any] = {"state": to_state, "since": repo.utc(now), "current_call_id": current_call_id}
     if to_state == "available":
         values["idle_since"] = repo.utc(now)
+    span = None
+    if row["state"] != "offline" and row["state"] != to_state:
+        span = {
+            "user_id": user_id,
+            "home_kommune": row["home_kommune"],
+            "state": row["state"],
+            "started_at": repo.utc(row["since"]),
+            "ended_at": repo.utc(now),
+        }
     changed = await repo.update_presence(
-        user_id, values, state_in=[row["state"]], current_call_id=row["current_call_id"]
+        user_id,
+        values,
+        state_in=[row["state"]],
+        current_call_id=row["current_call_id"],
+        skip_locked=skip_locked,
+        span=span,
     )
     if not changed:
         return False
-    if row["state"] != "offline" and row["state"] != to_state:
-        await repo.insert_span(
-            {
-                "user_id": user_id,
-                "home_kommune": row["home_kommune"],
-                "state": row["state"],
-                "started_at": repo.utc(row["since"]),
-                "ended_at": repo.utc(now),
-            }
-        )
     effects.presence.append((user_id, to_state))
     return True
 
@@ -401,7 +405,7 @@ async def set_presence(
             field="state",
         )
     await repo.update_presence(user_id, {"last_seen_at": repo.utc(now)})
-    if not await move_presence(user_id, state, now, effects, state_in=(row["state"],)):
+    if not await move_presence(user_id, state, now, effects, state_in=(row["state"],), row=row):
         raise ConsoleError("your presence changed meanwhile; try again", status=409, field="state")
     return PresenceOut(state=state, since=now.astimezone(dt.UTC))
 
@@ -462,9 +466,16 @@ async def assign(now: dt.datetime, options: QueueOptions, effects: Effects) -> i
             user_id = agent["user_id"]
             used.add(user_id)
             if not await move_presence(
-                user_id, "ringing", now, effects, state_in=("available",), current_call_id=call["call_id"], row=agent
+                user_id,
+                "ringing",
+                now,
+                effects,
+                state_in=("available",),
+                current_call_id=call["call_id"],
+                row=agent,
+                skip_locked=True,
             ):
-                continue  # another process took this agent
+                continue  # another transaction took (or is taking) this agent
             taken = await repo.update_call(
                 call["call_id"],
                 {
@@ -597,17 +608,20 @@ async def answer(user_id: int, call_id: str, now: dt.datetime, effects: Effects)
         callback = await repo.callback(call_id)
         if callback is None or callback["status"] != "assigned" or callback["agent_id"] != user_id:
             raise ConsoleError("this callback is not offered to you", status=409, field="call_id")
-        await repo.update_call(call_id, {"agent_id": user_id, "ring_agent_id": None, "ring_until": None})
+        values: dict[str, Any] = {"agent_id": user_id, "ring_agent_id": None, "ring_until": None}
+        await repo.update_call(call_id, values)
         await move_presence(user_id, "on_call", now, effects, current_call_id=call_id)
-        return _call_out(await repo.call(call_id) or call)
+        return _call_out({**call, **values})
     if call["status"] in ("answered", "wrap_up") and call["agent_id"] == user_id:
         return _call_out(call)
     if call["status"] not in ("queued", "ringing") or (
         call["status"] == "ringing" and call["ring_agent_id"] != user_id
     ):
         raise ConsoleError(f"this call is {call['status']} and not offered to you", status=409, field="call_id")
-    await _commit_changes(call, {"answered_at": now.astimezone(dt.UTC), "agent_id": user_id}, now=now, effects=effects)
-    return _call_out(await repo.call(call_id) or call)
+    updated = await _commit_changes(
+        call, {"answered_at": now.astimezone(dt.UTC), "agent_id": user_id}, now=now, effects=effects
+    )
+    return _call_out(updated)
 
 
 async def transfer(user_id: int, call_id: str, to_number: str, now: dt.datetime, router: TenantIndex) -> CallOut:
@@ -621,10 +635,9 @@ async def transfer(user_id: int, call_id: str, to_number: str, now: dt.datetime,
         raise ConsoleError(
             f"to_number: {to_number} is not a department number of the caller's kommune", field="to_number"
         )
-    await repo.update_call(
-        call_id, {"transferred_to": to_number, "transferred_at": repo.utc(now), "updated_at": repo.utc(now)}
-    )
-    return _call_out(await repo.call(call_id) or call)
+    values = {"transferred_to": to_number, "transferred_at": repo.utc(now), "updated_at": repo.utc(now)}
+    await repo.update_call(call_id, values)
+    return _call_out({**call, **values})
 
 
 async def wrap_up(
@@ -669,17 +682,15 @@ async def wrap_up(
             now=now,
         )
         handoff_id = created.handoff_id
-    await repo.update_call(
-        call_id,
-        {
-            "outcome": body.outcome,
-            "topic": body.topic,
-            "notes": notes,
-            "wrapped_up_at": repo.utc(now),
-            "status": "done",
-            "updated_at": repo.utc(now),
-        },
-    )
+    values = {
+        "outcome": body.outcome,
+        "topic": body.topic,
+        "notes": notes,
+        "wrapped_up_at": repo.utc(now),
+        "status": "done",
+        "updated_at": repo.utc(now),
+    }
+    await repo.update_call(call_id, values)
     if callback is not None:
         await repo.update_callback(
             call_id, {"status": "done", "done_at": repo.utc(now), "outcome": body.outcome}, status_in=["assigned"]
@@ -690,7 +701,7 @@ async def wrap_up(
     await move_presence(
         user_id, "available", now, effects, state_in=("on_call", "wrap_up", "ringing"), call_id_is=call_id
     )
-    out = _call_out(await repo.call(call_id) or call)
+    out = _call_out({**call, **values})
     return msgspec.structs.replace(out, notes_masked=masked, handoff_id=handoff_id)
 
 

@@ -17,6 +17,7 @@ import base64
 import datetime as dt
 import hashlib
 import secrets
+import time
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -140,11 +141,46 @@ async def sign_in(
     return session_id
 
 
+@dataclass(frozen=True)
+class _CachedSession:
+    principal: Principal
+    created: dt.datetime
+    last_seen: dt.datetime
+    loaded: float  # time.monotonic() when read from the database
+
+
+# Session id hash -> the principal read a moment ago. Every API request resolves its session; without this cache
+# that is one query per request (about a tenth of the agent console's work under load). An entry lives
+# SESSION_CACHE_SECONDS, is dropped at once by sign-out in this process, and is only used while the idle and
+# absolute limits hold and no last-seen write is due. Sign-out in *another* process takes effect here within
+# SESSION_CACHE_SECONDS (docs/SECURITY.md).
+SESSION_CACHE_SECONDS = 5.0
+_SESSION_CACHE_SIZE = 20_000
+_session_cache: dict[str, _CachedSession] = {}
+
+
+def forget_cached_sessions(*, id_hash: str = "", user_id: int = 0) -> None:
+    """Drop cached principals: one session's, every session of a user, or (no argument) all."""
+    if id_hash:
+        _session_cache.pop(id_hash, None)
+    elif user_id:
+        for key in [k for k, entry in _session_cache.items() if entry.principal.user_id == user_id]:
+            _session_cache.pop(key, None)
+    else:
+        _session_cache.clear()
+
+
 async def session_principal(
     session_id: str, now: dt.datetime, *, idle: dt.timedelta, absolute: dt.timedelta
 ) -> Principal | None:
     """The signed-in user of this session id, or None when it is unknown, ended, idle too long or too old."""
     id_hash = hash_secret(session_id)
+    cached = _session_cache.get(id_hash)
+    if cached is not None:
+        fresh = time.monotonic() - cached.loaded < SESSION_CACHE_SECONDS
+        if fresh and now - cached.created <= absolute and now - cached.last_seen <= min(idle, _TOUCH_EVERY):
+            return cached.principal
+        _session_cache.pop(id_hash, None)
     row = await repository.session_with_user(id_hash)
     if row is None or row["revoked"]:
         return None
@@ -154,11 +190,12 @@ async def session_principal(
         return None
     if now - last_seen > _TOUCH_EVERY:
         await repository.touch_session(row["id"], now)
+        last_seen = now
     grants = row["grants"]
     grants = msgspec.json.decode(grants, type=list[Grant]) if isinstance(grants, str | bytes) else grants
     display = row["user.display_name"]
     top = next((g.role for g in grants if g.role != "agent"), grants[0].role if grants else "")
-    return Principal(
+    principal = Principal(
         kind="user",
         actor=Actor(id=f"{row['user.issuer']}|{row['user.subject']}", name=display, role=top),
         home_kommune=row["user.home_kommune"],
@@ -166,14 +203,21 @@ async def session_principal(
         user_id=row["user.id"],
         session_hash=id_hash,
     )
+    if len(_session_cache) >= _SESSION_CACHE_SIZE:
+        _session_cache.clear()
+    _session_cache[id_hash] = _CachedSession(principal, created, last_seen, time.monotonic())
+    return principal
 
 
 async def end_session(session_id: str) -> None:
-    await repository.revoke_session(hash_secret(session_id))
+    id_hash = hash_secret(session_id)
+    forget_cached_sessions(id_hash=id_hash)
+    await repository.revoke_session(id_hash)
 
 
 async def end_every_session(user_id: int) -> int:
     """Log out everywhere: every session of this user ends; returns how many were open."""
+    forget_cached_sessions(user_id=user_id)
     return await repository.revoke_sessions_of_user(user_id)
 
 

@@ -5,7 +5,8 @@ every page. ``hotline/server/app.py`` assembles these.
   except requests that carry ``Authorization: Bearer``: those are authenticated by the token alone (the guard then
   ignores any session cookie), and a browser never attaches such a header to a cross-site request by itself. The
   development provider's token endpoint (demo only) is a server-to-server call and is excluded too.
-- Rate limits: Litestar's limiter per client address, one budget for sign-in (``/auth/``) and one for ``/api/``.
+- Rate limits: Litestar's limiter per client address, one budget for sign-in (``/auth/``) and one for ``/api/``
+  (except the HMAC-signed telephony webhook, see :data:`TELEPHONY_WEBHOOK_PATH`).
   Its store is this process's memory: with N replicas a client gets up to N times the budget (see SECURITY.md).
 """
 
@@ -55,8 +56,15 @@ def _is_sign_in(request: Request[Any, Any, Any]) -> bool:
     return request.url.path.startswith("/auth/")
 
 
+# The telephony webhook is posted by a platform from one address at the rate calls come in; it is authenticated
+# by its HMAC signature (every refused signature is audited), so a per-address budget would only throttle the
+# kommune's own calls. It is not counted against the API budget.
+TELEPHONY_WEBHOOK_PATH = "/api/telephony/events"
+
+
 def _is_api(request: Request[Any, Any, Any]) -> bool:
-    return request.url.path.startswith("/api/")
+    path = request.url.path
+    return path.startswith("/api/") and path != TELEPHONY_WEBHOOK_PATH
 
 
 def rate_limits(settings: Settings) -> list[DefineMiddleware]:
