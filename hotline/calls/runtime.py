@@ -52,6 +52,8 @@ RELOAD_AT_MOST_EVERY: Final = 0.25  # seconds: an unmatched signature may reload
 TOPIC_COUNTS_EVERY: Final = dt.timedelta(minutes=5)
 TOPIC_COUNTS_WINDOW: Final = dt.timedelta(days=30)
 KEEPALIVE_SECONDS: Final = 15.0
+QUEUE_FIGURES_AT_MOST_EVERY: Final = dt.timedelta(seconds=2)
+FAN_OUT_CHUNK: Final = 20  # connections given a broadcast before the event loop serves others (screen-pops)
 
 Clock = Callable[[], dt.datetime]
 
@@ -130,6 +132,7 @@ class CallsRuntime:
     _last_heartbeat: dt.datetime | None = None
     _last_topic_counts: dt.datetime | None = None
     _queue_figures: tuple[int, int] | None = None
+    _queue_figures_sent: dt.datetime | None = None
     _surge_ids: tuple[str, ...] | None = None
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
 
@@ -397,22 +400,37 @@ class CallsRuntime:
         return _encoder.encode({"waiting": waiting, "longest_wait_seconds": longest}).decode()
 
     async def _broadcast_figures(self, now: dt.datetime) -> None:
+        """Queue figures (when they changed, at most every :data:`QUEUE_FIGURES_AT_MOST_EVERY`) and surge notices
+        (when the set changed) to every connection of this process.
+
+        Each message costs a write on each of the (hundreds of) streams, and a screen-pop that arrives behind such
+        a burst can wait for all of it. So the figures, which flicker between 0 and 1 waiting
+        on a busy evening, go out at most every two seconds (the last change is always sent on a later tick), and
+        the fan-out yields to the event loop every :data:`FAN_OUT_CHUNK` connections.
+        """
         if not self.connections:
             return
-        figures = await self.queue_figures(now)
-        if figures != self._queue_figures:
-            self._queue_figures = figures
-            text = self._queue_text(*figures)
-            for connections in self.connections.values():
-                for connection in connections:
-                    connection.queue.put_nowait(ServerSentEventMessage(data=text, event="queue"))
+        due = self._queue_figures_sent is None or now - self._queue_figures_sent >= QUEUE_FIGURES_AT_MOST_EVERY
+        if due:
+            figures = await self.queue_figures(now)
+            if figures != self._queue_figures:
+                self._queue_figures = figures
+                self._queue_figures_sent = now
+                text = self._queue_text(*figures)
+                await self._fan_out(lambda _: ServerSentEventMessage(data=text, event="queue"))
         renderer = self.renderer
         replica = renderer.replica if renderer is not None else None
         if renderer is not None and replica is not None and replica.ready:
             ids = tuple(record.id for record in replica.surge())
             if ids != self._surge_ids:
                 self._surge_ids = ids
-                for connections in self.connections.values():
-                    for connection in connections:
-                        html = renderer.surge(connection.lang)
-                        connection.queue.put_nowait(ServerSentEventMessage(data=html, event="surge"))
+                await self._fan_out(lambda c: ServerSentEventMessage(data=renderer.surge(c.lang), event="surge"))
+
+    async def _fan_out(self, message: Callable[[LiveConnection], ServerSentEventMessage]) -> None:
+        """Queue a message on every connection, letting the loop run between chunks (see above)."""
+        targets = [connection for connections in self.connections.values() for connection in connections]
+        for start in range(0, len(targets), FAN_OUT_CHUNK):
+            if start:
+                await asyncio.sleep(0)
+            for connection in targets[start : start + FAN_OUT_CHUNK]:
+                connection.queue.put_nowait(message(connection))

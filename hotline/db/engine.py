@@ -67,12 +67,25 @@ def bind(engine: Engine) -> None:  # type: ignore[type-arg]
         table._meta.db = engine
 
 
+async def _keep_session(connection: object) -> None:
+    """Reset of a pooled connection on release: nothing beyond what asyncpg always does.
+
+    asyncpg's default reset sends ``pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL`` on every
+    release: an extra round trip for each query outside a transaction and for each transaction, which the
+    screen-pop path pays several times. The service leaves no session state behind: no ``SET``, no ``LISTEN``
+    (notifications go over NATS), no session advisory locks (federation takes ``pg_advisory_xact_lock``, released
+    at commit), no cursors outside a transaction. Before calling this, asyncpg still rolls back a transaction left
+    open and drops the connection's listeners (``Connection._reset``).
+    Whoever adds session state must go back to the default reset.
+    """
+
+
 async def open_database(url: str, pool_size: int = 10) -> Engine:  # type: ignore[type-arg]
     """Create, bind and open the engine: a connection pool for PostgreSQL, WAL mode for SQLite."""
     engine = make_engine(url)
     bind(engine)
     if isinstance(engine, PostgresEngine):
-        await engine.start_connection_pool(min_size=1, max_size=pool_size)
+        await engine.start_connection_pool(min_size=1, max_size=pool_size, reset=_keep_session)
     else:
         await engine.run_ddl("PRAGMA journal_mode=WAL")
     return engine
