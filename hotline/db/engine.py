@@ -7,6 +7,7 @@ import contextlib
 import io
 import logging
 from pathlib import Path
+from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from piccolo.apps.migrations.tables import Migration
@@ -25,6 +26,59 @@ class MigrationError(Exception):
     """The schema could not be brought up to date."""
 
 
+class _CancellationSafeTransaction(SQLiteTransaction):
+    """Piccolo's SQLite transaction, except that its connection is closed even when the task is cancelled while
+    the transaction begins, commits or rolls back (a handler whose client went away, a worker stopped at
+    shutdown). Left open, the connection keeps its thread and, with ``BEGIN IMMEDIATE``, the write lock."""
+
+    async def __aenter__(self) -> SQLiteTransaction:
+        if self._parent is not None:
+            return self._parent
+        opening = asyncio.ensure_future(self.get_connection())  # type: ignore[no-untyped-call]
+        try:
+            self.connection = await asyncio.shield(opening)
+        except BaseException:
+            opening.add_done_callback(_close_when_open)  # cancelled while connecting: close it once it is open
+            raise
+        try:
+            await self.begin()  # type: ignore[no-untyped-call]
+        except BaseException:
+            await _close(self.connection)
+            raise
+        self.context = self.engine.current_transaction.set(self)
+        return self
+
+    async def __aexit__(self, exception_type: Any, exception: Any, traceback: Any) -> bool:
+        if self._parent:
+            return exception is None
+        try:
+            if exception:
+                if not self._rolled_back:
+                    await self.rollback()  # type: ignore[no-untyped-call]
+            elif not self._committed and not self._rolled_back:
+                await self.commit()  # type: ignore[no-untyped-call]
+        finally:
+            await _close(self.connection)  # closing rolls back whatever was not committed
+            self.engine.current_transaction.reset(self.context)
+        return exception is None
+
+
+_closing: set[asyncio.Task[None]] = set()
+
+
+def _close_when_open(opening: asyncio.Future[Any]) -> None:
+    if opening.cancelled() or opening.exception() is not None:
+        return
+    task = asyncio.ensure_future(_close(opening.result()))
+    _closing.add(task)  # keep a reference until it is done
+    task.add_done_callback(_closing.discard)
+
+
+async def _close(connection: Any) -> None:
+    # Shielded: a second cancellation must not stop the close half-way and leak the connection after all.
+    await asyncio.shield(connection.close())
+
+
 class ImmediateSQLiteEngine(SQLiteEngine):
     """SQLite whose transactions take the write lock when they begin (``BEGIN IMMEDIATE``).
 
@@ -39,7 +93,7 @@ class ImmediateSQLiteEngine(SQLiteEngine):
         transaction_type: TransactionType = TransactionType.immediate,
         allow_nested: bool = True,
     ) -> SQLiteTransaction:
-        return super().transaction(transaction_type=transaction_type, allow_nested=allow_nested)
+        return _CancellationSafeTransaction(engine=self, transaction_type=transaction_type, allow_nested=allow_nested)
 
 
 def make_engine(url: str) -> Engine:  # type: ignore[type-arg]
