@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime as dt
 import io
 import logging
 from pathlib import Path
@@ -155,6 +156,22 @@ async def close_database(engine: Engine, *, within: float = 10.0) -> None:  # ty
             log.warning("database pool did not close within %.0f s; terminating its connections", within)
             if engine.pool is not None:
                 engine.pool.terminate()
+
+
+def transaction() -> Any:
+    """A transaction on the bound database; inside an enclosing one it joins it (Piccolo's nesting). On SQLite it
+    takes the write lock when it begins (see :class:`ImmediateSQLiteEngine`), so every area gets the same rule."""
+    return piccolo_conf.DB.transaction()
+
+
+def utc(moment: dt.datetime) -> dt.datetime:
+    """Timestamps are stored in UTC, so that SQLite's text comparison orders them correctly."""
+    return moment.astimezone(dt.UTC)
+
+
+def aware(moment: dt.datetime) -> dt.datetime:
+    """SQLite hands timestamps back naive; they are stored in UTC."""
+    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
 async def migrate() -> list[str]:

@@ -15,31 +15,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
 from hotline.calls.tables import Call, PresenceSpan
+from hotline.db.engine import aware as aware  # shared by every area: naive SQLite timestamps are UTC
+from hotline.db.engine import transaction as transaction  # one write-transaction rule for every area
+from hotline.db.engine import utc as utc
 from hotline.federation.tables import FederationSettings, Pledge, Shift, ShiftSignup
 
 # Presence states that count as hours worked: the agent was at the federation's disposal. ``pause`` and
 # ``offline`` do not count (see docs/SETTLEMENT.md).
 WORKED_STATES: tuple[str, ...] = ("available", "ringing", "on_call", "wrap_up")
-
-
-def transaction() -> Any:
-    """A write transaction (IMMEDIATE on SQLite, so a read-then-write never fails with "database is locked")."""
-    engine = Shift._meta.db
-    if isinstance(engine, SQLiteEngine):
-        return engine.transaction(transaction_type=TransactionType.immediate)
-    return engine.transaction()
-
-
-def utc(moment: dt.datetime) -> dt.datetime:
-    return moment.astimezone(dt.UTC)
-
-
-def aware(moment: dt.datetime) -> dt.datetime:
-    """SQLite hands timestamps back naive; they are stored in UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True)

@@ -14,31 +14,16 @@ from dataclasses import dataclass
 from typing import Any
 
 from piccolo.engine.postgres import PostgresEngine
-from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
 from hotline.calls.tables import Call
+from hotline.db.engine import aware as aware  # shared by every area: naive SQLite timestamps are UTC
+from hotline.db.engine import transaction as transaction  # one write-transaction rule for every area
+from hotline.db.engine import utc as utc
 from hotline.figures.tables import BestTimesPublication, FigureTarget, SurveyAnswer, SurveyLink
-
-
-def transaction() -> Any:
-    """A write transaction (IMMEDIATE on SQLite, so a read-then-write never fails with "database is locked")."""
-    engine = FigureTarget._meta.db
-    if isinstance(engine, SQLiteEngine):
-        return engine.transaction(transaction_type=TransactionType.immediate)
-    return engine.transaction()
 
 
 def in_transaction() -> bool:
     return bool(Call._meta.db.transaction_exists())
-
-
-def utc(moment: dt.datetime) -> dt.datetime:
-    """Stored in UTC, so that SQLite's text comparison of timestamps orders them correctly."""
-    return moment.astimezone(dt.UTC)
-
-
-def aware(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True)

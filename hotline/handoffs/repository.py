@@ -10,30 +10,14 @@ import datetime as dt
 from collections.abc import Sequence
 from typing import Any
 
-from piccolo.engine.sqlite import SQLiteEngine, TransactionType
-
+from hotline.db.engine import aware as aware  # shared by every area: naive SQLite timestamps are UTC
+from hotline.db.engine import transaction as transaction  # one write-transaction rule for every area
+from hotline.db.engine import utc as utc
 from hotline.handoffs.tables import HandOff, HandOffOutbox, HandOffUpdate
 
 _HANDOFF_PK = HandOff._meta.primary_key
 _UPDATE_PK = HandOffUpdate._meta.primary_key
 _OUTBOX_PK = HandOffOutbox._meta.primary_key
-
-
-def transaction() -> Any:
-    """A write transaction. Inside an enclosing transaction (the call's wrap-up) Piccolo joins it: the writes
-    commit or roll back with the caller's. On SQLite a new one takes the write lock at once (IMMEDIATE)."""
-    engine = HandOff._meta.db
-    if isinstance(engine, SQLiteEngine):
-        return engine.transaction(transaction_type=TransactionType.immediate)
-    return engine.transaction()
-
-
-def utc(moment: dt.datetime) -> dt.datetime:
-    return moment.astimezone(dt.UTC)
-
-
-def aware(moment: dt.datetime) -> dt.datetime:
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
 def maybe_aware(moment: dt.datetime | None) -> dt.datetime | None:

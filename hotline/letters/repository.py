@@ -8,28 +8,11 @@ import datetime as dt
 from typing import Any
 
 from piccolo.columns import Column
-from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 
+from hotline.db.engine import aware as aware  # shared by every area: naive SQLite timestamps are UTC
+from hotline.db.engine import transaction as transaction  # one write-transaction rule for every area
+from hotline.db.engine import utc as utc
 from hotline.letters.tables import Letter
-
-
-def transaction() -> Any:
-    """A write transaction. On SQLite it takes the write lock at once (IMMEDIATE), so a transaction that reads
-    first and writes later waits for the worker's writes instead of failing with "database is locked"."""
-    engine = Letter._meta.db
-    if isinstance(engine, SQLiteEngine):
-        return engine.transaction(transaction_type=TransactionType.immediate)
-    return engine.transaction()
-
-
-def utc(moment: dt.datetime) -> dt.datetime:
-    """Stored in UTC, so that SQLite's text comparison of timestamps orders them correctly."""
-    return moment.astimezone(dt.UTC)
-
-
-def aware(moment: dt.datetime) -> dt.datetime:
-    """SQLite hands timestamps back naive; they are stored in UTC."""
-    return moment if moment.tzinfo is not None else moment.replace(tzinfo=dt.UTC)
 
 
 async def insert_letter(values: dict[str, Any]) -> None:
