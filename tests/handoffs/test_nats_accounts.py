@@ -9,6 +9,7 @@ from typing import Any
 
 import nats
 import pytest
+from nats.errors import NoRespondersError
 from nats.errors import TimeoutError as NatsTimeoutError
 from nats.js.api import AckPolicy, ConsumerConfig
 
@@ -75,7 +76,16 @@ async def test_a_kommune_user_reads_and_reports_only_its_own_handoffs(nats_with_
 
         await agent.subscribe(events.STATUS_SUBJECT_WILDCARD, queue=events.STATUS_QUEUE, cb=answer)
         await agent.flush()
-        reply = await kommune.request("handoffs.0751.status", b"{}", timeout=2)
+        # The subscription is in the app's account; the kommune's account sees its interest through an import,
+        # which the server propagates a moment after the flush: wait for it rather than race it.
+        for _ in range(50):
+            try:
+                reply = await kommune.request("handoffs.0751.status", b"{}", timeout=2)
+                break
+            except NoRespondersError:
+                await asyncio.sleep(0.05)
+        else:
+            pytest.fail("the app's status subscription never became visible to the kommune's account")
         assert reply.data == b'{"ok": true}'
         await kommune.publish("handoffs.0615.status", b"{}")
         await kommune.flush()
