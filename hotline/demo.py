@@ -22,7 +22,7 @@ from hotline.figures.history import seed_demo_history
 from hotline.knowledge import service as knowledge
 from hotline.letters.mailbox import MailSink
 from hotline.lib.embedded_nats import EmbeddedNatsServer, free_port
-from hotline.server.run import run_server
+from hotline.server.run import run_event_loop, run_server
 from hotline.tenancy import service
 from hotline.tenancy.files import load_tenant_set
 
@@ -86,7 +86,7 @@ def run_demo(settings: Settings, *, port: int, simulate: bool = False) -> int:
         )
     try:
         with contextlib.suppress(KeyboardInterrupt):
-            asyncio.run(_demo(settings, nats_server.url, simulate=simulate))
+            run_event_loop(_demo(settings, nats_server.url, simulate=simulate))
     finally:
         if mail_sink is not None:
             mail_sink.stop()

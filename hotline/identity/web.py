@@ -52,7 +52,7 @@ def csrf_middleware(settings: Settings) -> DefineMiddleware:
     return DefineMiddleware(BearerAwareCSRFMiddleware, config=config)
 
 
-def _is_sign_in(request: Request[Any, Any, Any]) -> bool:
+async def _is_sign_in(request: Request[Any, Any, Any]) -> bool:  # async: Litestar runs a sync one in a thread
     return request.url.path.startswith("/auth/")
 
 
@@ -62,7 +62,7 @@ def _is_sign_in(request: Request[Any, Any, Any]) -> bool:
 TELEPHONY_WEBHOOK_PATH = "/api/telephony/events"
 
 
-def _is_api(request: Request[Any, Any, Any]) -> bool:
+async def _is_api(request: Request[Any, Any, Any]) -> bool:
     path = request.url.path
     return path.startswith("/api/") and path != TELEPHONY_WEBHOOK_PATH
 

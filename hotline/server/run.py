@@ -3,12 +3,26 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
+from typing import Any, TypeVar
 
 import uvicorn
 from litestar import Litestar
 
 from hotline.config import Settings
+
+T = TypeVar("T")
+
+
+def run_event_loop(main: Coroutine[Any, Any, T]) -> T:
+    """Run the service's event loop: uvloop where it is installed (Linux and macOS, pulled in by uvicorn[standard]),
+    the standard loop elsewhere. uvloop halves the loop's own cost per socket write and wake-up, which is most of
+    what a screen-pop fan-out to hundreds of open event streams spends."""
+    try:
+        import uvloop
+    except ImportError:  # Windows: no uvloop wheel; the standard loop serves the same code
+        return asyncio.run(main)
+    return uvloop.run(main)
 
 
 async def run_server(app: Litestar, settings: Settings, *, on_started: Callable[[], None] | None = None) -> None:
@@ -45,5 +59,5 @@ def serve(settings: Settings) -> int:
     """``hotline serve``: the production web server; the database must already be migrated (``hotline migrate``)."""
     from hotline.server.app import create_app
 
-    asyncio.run(run_server(create_app(settings), settings))
+    run_event_loop(run_server(create_app(settings), settings))
     return 0
