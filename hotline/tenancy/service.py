@@ -60,6 +60,8 @@ class Tenant:
     calendar: OpeningCalendar
     departments: tuple[DepartmentInfo, ...] = field(default=())
     has_logo: bool = False
+    digest: str = ""
+    """The configuration digest it was loaded at (see :func:`tenant_digests`)."""
 
     @property
     def code(self) -> str:
@@ -158,6 +160,7 @@ def _tenant(row: dict[str, Any], departments: list[dict[str, Any]], numbers: lis
             for d in definition.departments
         ),
         has_logo=bool(row["logo_media_type"]),
+        digest=row["config_digest"],
     )
 
 
@@ -175,6 +178,12 @@ async def load_tenants(code: str | None = None) -> list[Tenant]:
         if number["kommune"] in by_kommune:
             by_kommune[number["kommune"]][1].append(number)
     return [_tenant(row, *by_kommune[row["id"]]) for row in rows]
+
+
+async def tenant_digests() -> dict[str, str]:
+    """Each kommune's configuration digest (code -> digest): one cheap query that tells whether, and which, tenants
+    changed since they were loaded. Only :func:`apply_definitions` writes tenants, and it always sets the digest."""
+    return await repository.kommune_digests()
 
 
 async def get_tenant(code: str) -> Tenant | None:
@@ -452,4 +461,5 @@ __all__ = [
     "get_tenant",
     "load_tenants",
     "summary",
+    "tenant_digests",
 ]
