@@ -161,9 +161,48 @@ async def insert_call(values: dict[str, Any]) -> None:
 
 
 async def insert_calls(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Insert new calls in one statement; returns them as stored."""
-    inserted = await Call.insert(*[Call(**values) for values in rows]).returning(*Call.all_columns())
+    """Insert new calls in one statement; returns those inserted, as stored (a call that exists already is left
+    as it is and not returned)."""
+    inserted = (
+        await Call.insert(*[Call(**values) for values in rows])
+        .on_conflict(target=Call.call_id, action="DO NOTHING")
+        .returning(*Call.all_columns())
+    )
     return [_aware_row(row) for row in inserted]
+
+
+async def answer_ringing(call_id: str, user_id: int, now: dt.datetime) -> dict[str, Any] | None:
+    """The common answer in one statement: the call rings for this agent, so it becomes ``answered`` by them.
+    Returns the row as it now stands, or None when the call is not ringing for this agent (the caller then takes
+    the general path, which reads the call and explains)."""
+    rows = await Call.raw(
+        'UPDATE "call" SET status = {}, answered_at = {}, agent_id = {}, ring_agent_id = NULL, ring_until = NULL, '
+        "updated_at = {} WHERE call_id = {} AND status = {} AND ring_agent_id = {} RETURNING *",
+        "answered",
+        utc(now),
+        user_id,
+        utc(now),
+        call_id,
+        "ringing",
+        user_id,
+    )
+    return _aware_row(rows[0]) if rows else None
+
+
+async def finish_call(call_id: str, user_id: int, values: dict[str, Any]) -> dict[str, Any] | None:
+    """Wrap up a call this agent holds (answered or in wrap-up) in one statement; returns the row as it now
+    stands, or None when the call is not theirs in those states (the caller then reads it and explains)."""
+    assignments, args = _assignments(values, _CALL_COLUMNS)
+    rows = await Call.raw(
+        f'UPDATE "call" SET {assignments} WHERE call_id = {{}} AND agent_id = {{}} '  # noqa: S608  (_assignments)
+        "AND status IN ({}, {}) RETURNING *",
+        *args,
+        call_id,
+        user_id,
+        "answered",
+        "wrap_up",
+    )
+    return _aware_row(rows[0]) if rows else None
 
 
 async def update_call(call_id: str, values: dict[str, Any], *, status_in: Sequence[str] | None = None) -> bool:
@@ -280,14 +319,78 @@ async def update_presence(
 
 
 async def available_agents(*, limit: int = 1000) -> list[dict[str, Any]]:
-    """Available agents, longest idle first (``limit`` of them: enough for one round of assignment)."""
+    """Available agents, longest idle first (``limit`` of them: enough for one round of assignment). Each row
+    also says whether any callback is queued (``callbacks_waiting``), so assignment needs no query of its own to
+    learn that none is."""
     rows = await AgentPresence.raw(
-        "SELECT user_id, state, since, idle_since, languages, skills, home_kommune, display_name, current_call_id "
+        "SELECT user_id, state, since, idle_since, languages, skills, home_kommune, display_name, current_call_id, "
+        "EXISTS (SELECT 1 FROM call_callback WHERE status = {}) AS callbacks_waiting "
         "FROM agent_presence WHERE state = {} ORDER BY idle_since, user_id LIMIT {}",
+        "queued",
         "available",
         limit,
     )
     return [_aware_row(r) for r in rows]
+
+
+async def anything_waiting() -> bool:
+    """Whether a call or a callback waits for an agent: one query, for the many moments (a wrap-up, a tick) when
+    nothing does."""
+    rows = await Call.raw(
+        'SELECT EXISTS (SELECT 1 FROM "call" WHERE status = {}) AS calls, '
+        "EXISTS (SELECT 1 FROM call_callback WHERE status = {}) AS callbacks",
+        "queued",
+        "queued",
+    )
+    return bool(rows and (rows[0]["calls"] or rows[0]["callbacks"]))
+
+
+async def move_presence_at_once(
+    user_id: int,
+    to_state: str,
+    now: dt.datetime,
+    *,
+    state_in: Sequence[str] | None,
+    call_id_is: str | None,
+    current_call_id: str,
+) -> str:
+    """PostgreSQL: read, check, move and close the previous stretch (see :func:`insert_span`) in one statement,
+    with the row locked. Returns ``"moved"``, ``"already"`` (it was in that state for that call) or ``"no"``
+    (no presence, or it did not match ``state_in`` / ``call_id_is``)."""
+    where, args = "user_id = {}", list[Any]([user_id])
+    if state_in is not None:
+        where += f" AND state IN ({_marks(len(state_in))})"
+        args.extend(state_in)
+    if call_id_is is not None:
+        where += " AND current_call_id = {}"
+        args.append(call_id_is)
+    idle = ", idle_since = {}" if to_state == "available" else ""
+    moment = utc(now)
+    rows = await AgentPresence.raw(
+        "WITH old AS (SELECT id, state, since, home_kommune, current_call_id FROM agent_presence "  # noqa: S608
+        f"WHERE {where} FOR UPDATE), "
+        "moved AS (UPDATE agent_presence SET state = {}, since = {}, current_call_id = {}" + idle + " FROM old "
+        "WHERE agent_presence.id = old.id AND NOT (old.state = {} AND old.current_call_id = {}) "
+        "RETURNING old.state AS old_state, old.since AS old_since, old.home_kommune AS home_kommune), "
+        "span AS (INSERT INTO agent_presence_span (user_id, home_kommune, state, started_at, ended_at) "
+        "SELECT {}::integer, home_kommune, old_state, old_since, {}::timestamptz FROM moved "
+        "WHERE old_state <> {} AND old_state <> {} RETURNING id) "
+        "SELECT (SELECT COUNT(*) FROM old) AS matched, (SELECT COUNT(*) FROM moved) AS moved",
+        *args,
+        to_state,
+        moment,
+        current_call_id,
+        *([moment] if idle else []),
+        to_state,
+        current_call_id,
+        user_id,
+        moment,
+        "offline",
+        to_state,
+    )
+    if not rows or not rows[0]["matched"]:
+        return "no"
+    return "moved" if rows[0]["moved"] else "already"
 
 
 async def presence_counts() -> dict[str, int]:
@@ -329,10 +432,6 @@ async def insert_span(values: dict[str, Any]) -> None:
 
 
 # -- callbacks ------------------------------------------------------------------------------------------------
-
-
-async def callbacks_waiting() -> bool:
-    return bool(await Callback.raw("SELECT 1 AS one FROM call_callback WHERE status = {} LIMIT 1", "queued"))
 
 
 async def callback_exists(call_id: str) -> bool:

@@ -81,12 +81,15 @@ class Effects:
     cancelled: list[tuple[int, str]] = field(default_factory=list)
     presence: list[tuple[int, str]] = field(default_factory=list)
     queue_changed: bool = False
+    calls_queued: int = 0
+    """New calls put in the queue: assignment then knows something waits without asking."""
 
     def extend(self, other: Effects) -> None:
         self.offers.extend(other.offers)
         self.cancelled.extend(other.cancelled)
         self.presence.extend(other.presence)
         self.queue_changed = self.queue_changed or other.queue_changed
+        self.calls_queued += other.calls_queued
 
 
 class ConsoleError(ValueError):
@@ -147,6 +150,7 @@ async def ingest(
     """Store every new event of ``batch`` and apply it to its call. Runs in the caller's transaction, which
     commits before the webhook answers: an accepted event is durable."""
     rows: dict[str, dict[str, Any]] = {}
+    offered: dict[str, Offered] = {}
     duplicates = 0
     for event in batch.events:
         kind = type(event).__struct_config__.tag
@@ -154,6 +158,8 @@ async def ingest(
         if key in rows:
             duplicates += 1
             continue
+        if isinstance(event, Offered):
+            offered[key] = event
         rows[key] = {
             "call_id": event.call_id,
             "kind": str(kind),
@@ -162,13 +168,16 @@ async def ingest(
             "received_at": repo.utc(now),
             "integration": integration[:100],
             "payload": msgspec.json.encode(event).decode(),
-            "applied": False,
+            # A newly stored offered event makes its call row in this transaction (a call row is made only from
+            # its one offered event), so it is applied as it is stored.
+            "applied": isinstance(event, Offered),
         }
     inserted = await repo.insert_new_events(list(rows.values()))
     accepted = len(inserted)
     duplicates += len(rows) - accepted
     fresh_calls = {rows[r["dedupe_key"]]["call_id"] for r in inserted}
-    await apply_pending(fresh_calls, now=now, router=router, effects=effects)
+    fresh_offered = {o.call_id: o for r in inserted if (o := offered.get(r["dedupe_key"])) is not None}
+    await apply_pending(fresh_calls, now=now, router=router, effects=effects, offered=fresh_offered)
     return IngestResult(accepted=accepted, duplicates=duplicates)
 
 
@@ -180,30 +189,49 @@ def _decoded(payload: Any) -> dict[str, Any]:
     return result
 
 
-async def apply_pending(call_ids: set[str], *, now: dt.datetime, router: TenantIndex, effects: Effects) -> None:
+async def apply_pending(
+    call_ids: set[str],
+    *,
+    now: dt.datetime,
+    router: TenantIndex,
+    effects: Effects,
+    offered: dict[str, Offered] | None = None,
+) -> None:
     """Apply every stored, not yet applied event of these calls. Events of a call that has not been offered yet
-    wait for its ``offered``. New calls are inserted in one statement and the events marked applied in one, so a
-    batch costs about one query per call."""
+    wait for its ``offered``. ``offered``: the offered events this batch has just stored (as applied): their calls
+    cannot have a row yet, so none is read for them. New calls are inserted in one statement and the other events
+    marked applied in one, so a batch costs a few queries, not a few per call."""
     if not call_ids:
         return
-    calls = await repo.calls_by_id(call_ids)
+    offered = offered or {}
+    calls = await repo.calls_by_id(call_ids - offered.keys())
     by_call: dict[str, list[dict[str, Any]]] = defaultdict(list)
     for event in await repo.pending_events(call_ids):
         by_call[event["call_id"]].append(event)
     new_rows: list[dict[str, Any]] = []
-    for call_id, events in by_call.items():
-        offered = next((e for e in events if e["kind"] == "offered"), None)
-        if call_id not in calls and offered is not None:
-            new_rows.append(await _new_call(call_id, _decoded(offered["payload"]), router=router, now=now))
+    for call_id in sorted(call_ids - calls.keys()):
+        offer = offered.get(call_id)
+        if offer is None:
+            stored = next((e for e in by_call.get(call_id, ()) if e["kind"] == "offered"), None)
+            if stored is None:
+                continue  # answered / ended before offered: kept until the offered arrives
+            offer = msgspec.convert(_decoded(stored["payload"]), Offered)
+        new_rows.append(await _new_call(call_id, offer, router=router, now=now))
     if new_rows:
-        for stored in await repo.insert_calls(new_rows):
-            calls[stored["call_id"]] = stored
+        inserted = await repo.insert_calls(new_rows)
+        for row in inserted:
+            calls[row["call_id"]] = row
+        existing = {row["call_id"] for row in new_rows} - {row["call_id"] for row in inserted}
+        if existing:  # a row made meanwhile by another transaction: apply the events to it
+            calls.update(await repo.calls_by_id(existing))
         effects.queue_changed = True
+        effects.calls_queued += len(inserted)
     applied: list[int] = []
     for call_id, events in by_call.items():
-        row = calls.get(call_id)
-        if row is None:
+        found = calls.get(call_id)
+        if found is None:
             continue  # answered / ended before offered: kept until the offered arrives
+        row = found
         changes: dict[str, Any] = {}
         for event in events:
             if event["kind"] != "offered":
@@ -214,8 +242,7 @@ async def apply_pending(call_ids: set[str], *, now: dt.datetime, router: TenantI
     await repo.mark_applied(applied)
 
 
-async def _new_call(call_id: str, payload: dict[str, Any], *, router: TenantIndex, now: dt.datetime) -> dict[str, Any]:
-    offered = msgspec.convert(payload, Offered)
+async def _new_call(call_id: str, offered: Offered, *, router: TenantIndex, now: dt.datetime) -> dict[str, Any]:
     route = await router.route(offered.dialled_number, offered.at)
     return {
         "call_id": call_id,
@@ -321,7 +348,17 @@ async def move_presence(
 ) -> bool:
     """Move an agent to ``to_state`` when their presence matches (optimistic: the update only applies while the
     row still holds what was read, so a ``row`` read earlier in the transaction may be passed in), closing the
-    previous stretch as a :class:`PresenceSpan`. ``skip_locked``: see :func:`repository.update_presence`."""
+    previous stretch as a :class:`PresenceSpan`. ``skip_locked``: see :func:`repository.update_presence`.
+
+    On PostgreSQL, with no ``row`` read before, the whole move is one statement (it runs on every answer and
+    wrap-up, where a round trip saved is latency saved)."""
+    if row is None and repo.is_postgres():
+        outcome = await repo.move_presence_at_once(
+            user_id, to_state, now, state_in=state_in, call_id_is=call_id_is, current_call_id=current_call_id
+        )
+        if outcome == "moved":
+            effects.presence.append((user_id, to_state))
+        return outcome != "no"
     if row is None:
         row = await repo.presence(user_id)
     if row is None:
@@ -444,10 +481,11 @@ def _offer_of(call: dict[str, Any], user_id: int, *, callback: bool = False, num
 async def assign(now: dt.datetime, options: QueueOptions, effects: Effects) -> int:
     """Offer waiting calls (then queued callbacks) to the longest-idle available agents with the right skills.
     Runs in the caller's transaction; returns how many were offered."""
-    # The waiting side first: after most wrap-ups nothing waits, and then no agent needs to be read at all.
-    calls = await repo.queued_calls(options.batch)
-    if not calls and not await repo.callbacks_waiting():
+    # The waiting side first: after most wrap-ups nothing waits, and then one query settles it. When this
+    # transaction has just queued calls, that question is answered already.
+    if not effects.calls_queued and not await repo.anything_waiting():
         return 0
+    calls = await repo.queued_calls(options.batch)
     agents = await repo.available_agents(limit=max(options.batch * 2, 100))
     if not agents:
         return 0
@@ -495,7 +533,7 @@ async def assign(now: dt.datetime, options: QueueOptions, effects: Effects) -> i
             offered += 1
             break
     rest = [a for a in agents if a["user_id"] not in used]
-    if rest:
+    if rest and rest[0]["callbacks_waiting"]:
         offered += await _assign_callbacks(rest, now, options, effects)
     return offered
 
@@ -603,6 +641,11 @@ async def _own_call(user_id: int, call_id: str) -> dict[str, Any]:
 
 async def answer(user_id: int, call_id: str, now: dt.datetime, effects: Effects) -> CallOut:
     """The agent answers in the console: the same as the platform's ``answered`` for this agent."""
+    answered = await repo.answer_ringing(call_id, user_id, now)
+    if answered is not None:  # the common case, settled in one statement: it rang for this agent
+        effects.queue_changed = True
+        await move_presence(user_id, "on_call", now, effects, current_call_id=call_id)
+        return _call_out(answered)
     call = await _own_call(user_id, call_id)
     if call["status"] == "callback":
         callback = await repo.callback(call_id)
@@ -652,6 +695,22 @@ async def wrap_up(
 ) -> CallOut:
     """Record outcome, topic and notes (CPR numbers masked first), hand off when asked, and free the agent.
     One transaction (the caller's): a refused hand-off leaves nothing half-recorded."""
+    masked = contains_cpr(body.notes)
+    values: dict[str, Any] = {
+        "outcome": body.outcome,
+        "topic": body.topic,
+        "notes": mask_cpr(body.notes),
+        "wrapped_up_at": repo.utc(now),
+        "status": "done",
+        "updated_at": repo.utc(now),
+    }
+    simple = body.outcome not in ("handed_off", "callback") and (not body.topic or body.topic in known_topics)
+    if simple and (finished := await repo.finish_call(call_id, user_id, values)) is not None:
+        # The common wrap-up, settled in one statement: the agent holds the call and nothing else follows.
+        await move_presence(
+            user_id, "available", now, effects, state_in=("on_call", "wrap_up", "ringing"), call_id_is=call_id
+        )
+        return msgspec.structs.replace(_call_out(finished), notes_masked=masked)
     call = await _own_call(user_id, call_id)
     callback = await repo.callback(call_id) if call["status"] == "callback" else None
     mine = call["agent_id"] == user_id and call["status"] in ("answered", "wrap_up", "callback")
@@ -663,8 +722,6 @@ async def wrap_up(
         raise ConsoleError("handoff: a hand-off needs a description of what the citizen needs", field="handoff")
     if body.outcome == "handed_off" and not body.topic:
         raise ConsoleError("topic: a hand-off needs the topic (it decides the department)", field="topic")
-    masked = contains_cpr(body.notes)
-    notes = mask_cpr(body.notes)
     handoff_id = ""
     if body.outcome == "handed_off" and body.handoff is not None:
         from hotline.handoffs.service import create_handoff
@@ -682,14 +739,6 @@ async def wrap_up(
             now=now,
         )
         handoff_id = created.handoff_id
-    values = {
-        "outcome": body.outcome,
-        "topic": body.topic,
-        "notes": notes,
-        "wrapped_up_at": repo.utc(now),
-        "status": "done",
-        "updated_at": repo.utc(now),
-    }
     await repo.update_call(call_id, values)
     if callback is not None:
         await repo.update_callback(
