@@ -4,8 +4,13 @@ Set-up: a fresh database (PostgreSQL by default, ``--sqlite`` for a SQLite file 
 federation applied and migrations run, an embedded nats-server, and the app as separate ``hotline serve``
 process(es) (``--processes``). 200 agents (sessions opened directly with the identity service, no IdP) hold
 ``/console/events`` streams over real HTTP and go available. Offered calls are posted, signed, one per request,
-at 5, 50 and 100 calls per second for ``--seconds`` each; agents answer and wrap up at once through the console
-API so they become available again.
+at 5, 50 and 100 calls per second for ``--seconds`` each (``--repeat`` rounds per rate, the worst round's p99
+reported beside the pooled one); agents answer and wrap up at once through the console API so they become
+available again.
+
+The load generator (:mod:`hotline.bench.loadgen`, on uvloop) costs about a tenth of what the app does, and each
+round records the CPU used by the app, the load generator, PostgreSQL and NATS: a figure measured while the load
+generator was saturated would describe the load generator, not the server.
 
 Screen-pop latency is measured by the server's own clock: the webhook stamps the arrival of the offered event
 (wall-clock ns, before the body is read), the SSE writer stamps the moment the screen-pop leaves on the agent's
@@ -40,11 +45,15 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import uvloop
+
+from hotline.bench.loadgen import HttpClient
 
 ROOT = Path(__file__).resolve().parents[2]
 SECRET_KEY = "bench-" + "k" * 40
 POSTGRES_ADMIN_URL = os.environ.get("HOTLINE_BENCH_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/postgres")
 AARHUS_NUMBER = "+4570751000"
+WRAP_UP = json.dumps({"outcome": "solved", "topic": "pas", "notes": ""}).encode()
 NUMBERS = [f"+4570{code[1:]}000" for code in ("0751", "0615", "0727", "0101", "0147")]
 
 
@@ -70,6 +79,56 @@ def _rss_mb(pid: int) -> float:
         if line.startswith("VmRSS:"):
             return round(int(line.split()[1]) / 1024, 1)
     return float("nan")
+
+
+_CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds of a process (None once it is gone)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except (OSError, IndexError):
+        return None
+    return (int(fields[11]) + int(fields[12])) / _CLOCK_TICKS
+
+
+def _pids_named(name: str) -> list[int]:
+    pids = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(OSError):
+                if (entry / "comm").read_text().strip() == name:
+                    pids.append(int(entry.name))
+    return pids
+
+
+class _CpuMeter:
+    """CPU used during a round, in percent of one core, by the app, this load generator, PostgreSQL and NATS:
+    evidence of which side was busy (a saturated load generator measures itself, not the server)."""
+
+    def __init__(self, app_pids: list[int]) -> None:
+        self.groups = {
+            "app": app_pids,
+            "load_generator": [os.getpid()],
+            "postgres": _pids_named("postgres"),
+            "nats": _pids_named("nats-server"),
+        }
+        self.started = time.monotonic()
+        self.before = {pid: _cpu_seconds(pid) for pids in self.groups.values() for pid in pids}
+
+    def read(self) -> dict[str, float]:
+        """Per group; a process that ended during the round (a PostgreSQL backend) is left out."""
+        wall = time.monotonic() - self.started
+        used: dict[str, float] = {}
+        for group, pids in self.groups.items():
+            total = 0.0
+            for pid in pids:
+                before, after = self.before.get(pid), _cpu_seconds(pid)
+                if before is not None and after is not None:
+                    total += after - before
+            used[group] = round(100 * total / wall, 1)
+        return used
 
 
 # -- set-up -------------------------------------------------------------------------------------------------
@@ -174,10 +233,8 @@ class Pops:
 class AgentClient:
     user_id: int
     session: str
-    base_url: str
     csrf: str
-    http: httpx.AsyncClient
-    streams: httpx.AsyncClient
+    http: HttpClient
     pops: Pops
 
     @property
@@ -186,59 +243,52 @@ class AgentClient:
             "cookie": f"hotline_session={self.session}; hotline_csrf={self.csrf}",
             "x-csrftoken": self.csrf,
             "accept": "application/json",
+            "content-type": "application/json",
         }
 
     async def presence(self, state: str) -> None:
-        response = await self.http.post(
-            f"{self.base_url}/api/console/presence", json={"state": state}, headers=self.headers
+        response = await self.http.request(
+            "POST", "/api/console/presence", body=json.dumps({"state": state}).encode(), headers=self.headers
         )
-        if response.status_code != 200:
-            self.pops.errors.append(f"presence {response.status_code}")
+        if response.status != 200:
+            self.pops.errors.append(f"presence {response.status}")
 
     async def handle(self, call_id: str) -> None:
         try:
-            answered = await self.http.post(f"{self.base_url}/api/console/calls/{call_id}/answer", headers=self.headers)
-            done = await self.http.post(
-                f"{self.base_url}/api/console/calls/{call_id}/wrap-up",
-                json={"outcome": "solved", "topic": "pas", "notes": ""},
-                headers=self.headers,
+            answered = await self.http.request("POST", f"/api/console/calls/{call_id}/answer", headers=self.headers)
+            done = await self.http.request(
+                "POST", f"/api/console/calls/{call_id}/wrap-up", body=WRAP_UP, headers=self.headers
             )
-        except httpx.HTTPError as exc:
+        except (OSError, TimeoutError) as exc:
             self.pops.errors.append(f"handle {type(exc).__name__}")
             return
-        if answered.status_code != 200 or done.status_code != 200:
-            self.pops.errors.append(f"handle {answered.status_code}/{done.status_code}")
+        if answered.status != 200 or done.status != 200:
+            self.pops.errors.append(f"handle {answered.status}/{done.status}")
 
     async def listen(self, connected: asyncio.Event, tasks: set[asyncio.Task[None]]) -> None:
-        try:
-            await self._listen(connected, tasks)
-        except httpx.HTTPError as exc:
-            self.pops.errors.append(f"stream {type(exc).__name__}")
+        def on_event(event: str, event_id: str) -> None:
+            if event != "screen-pop" or not event_id:
+                return
+            received = time.time_ns()
+            call_id, arrived, sent = event_id.rsplit(".", 2)
+            if int(arrived) > 0:
+                self.pops.server_ms[call_id] = (int(sent) - int(arrived)) / 1e6
+                self.pops.client_ms[call_id] = (received - int(arrived)) / 1e6
+            task = asyncio.create_task(self.handle(call_id))
+            tasks.add(task)
+            task.add_done_callback(tasks.discard)
 
-    async def _listen(self, connected: asyncio.Event, tasks: set[asyncio.Task[None]]) -> None:
         headers = {"cookie": f"hotline_session={self.session}", "accept": "text/event-stream"}
-        async with self.streams.stream("GET", f"{self.base_url}/console/events", headers=headers) as stream:
-            connected.set()
-            event, event_id = "", ""
-            async for line in stream.aiter_lines():
-                if line.startswith("event: "):
-                    event = line[7:]
-                elif line.startswith("id: "):
-                    event_id = line[4:]
-                elif line == "":
-                    if event == "screen-pop" and event_id:
-                        received = time.time_ns()
-                        call_id, arrived, sent = event_id.rsplit(".", 2)
-                        if int(arrived) > 0:
-                            self.pops.server_ms[call_id] = (int(sent) - int(arrived)) / 1e6
-                            self.pops.client_ms[call_id] = (received - int(arrived)) / 1e6
-                        task = asyncio.create_task(self.handle(call_id))
-                        tasks.add(task)
-                        task.add_done_callback(tasks.discard)
-                    event, event_id = "", ""
+        try:
+            status = await self.http.stream("/console/events", headers=headers, on_event=on_event, opened=connected)
+        except (OSError, TimeoutError) as exc:
+            self.pops.errors.append(f"stream {type(exc).__name__}")
+        else:
+            if status != 200:
+                self.pops.errors.append(f"stream {status}")
 
 
-async def _post_signed(http: httpx.AsyncClient, url: str, secret: str, body: bytes) -> int:
+async def _post_signed(http: HttpClient, secret: str, body: bytes) -> int:
     from hotline.calls.telephony import sign
 
     headers = {
@@ -247,14 +297,14 @@ async def _post_signed(http: httpx.AsyncClient, url: str, secret: str, body: byt
         "x-hotline-signature": sign(secret.encode(), body, int(time.time())),
     }
     try:
-        response = await http.post(f"{url}/api/telephony/events", content=body, headers=headers)
-    except httpx.HTTPError:  # a timeout under overload: counted as a failed post
+        response = await http.request("POST", "/api/telephony/events", body=body, headers=headers)
+    except (OSError, TimeoutError):  # a timeout under overload: counted as a failed post
         return 0
-    return response.status_code
+    return response.status
 
 
 async def _offer_at_rate(
-    http: httpx.AsyncClient, urls: list[str], secret: str, rate: int, seconds: float, tag: str
+    clients: list[HttpClient], secret: str, rate: int, seconds: float, tag: str
 ) -> tuple[list[str], int]:
     from hotline.calls.telephony import Offered, encode_batch
 
@@ -278,13 +328,13 @@ async def _offer_at_rate(
                 )
             ]
         )
-        pending.append(asyncio.create_task(_post_signed(http, urls[index % len(urls)], secret, body)))
+        pending.append(asyncio.create_task(_post_signed(clients[index % len(clients)], secret, body)))
         sent.append(call_id)
     statuses = await asyncio.gather(*pending)
     return sent, sum(1 for status in statuses if status != 200)
 
 
-async def _ingest(http: httpx.AsyncClient, urls: list[str], secret: str, batches: int, senders: int) -> dict[str, Any]:
+async def _ingest(clients: list[HttpClient], secret: str, batches: int, senders: int) -> dict[str, Any]:
     from hotline.calls.telephony import Abandoned, Offered, TelephonyEvent, encode_batch
 
     now = dt.datetime.now(dt.UTC)
@@ -305,7 +355,7 @@ async def _ingest(http: httpx.AsyncClient, urls: list[str], secret: str, batches
         nonlocal failures
         while not queue.empty():
             body = queue.get_nowait()
-            if await _post_signed(http, urls[number % len(urls)], secret, body) != 200:
+            if await _post_signed(clients[number % len(clients)], secret, body) != 200:
                 failures += 1
 
     started = time.perf_counter()
@@ -323,7 +373,14 @@ async def _ingest(http: httpx.AsyncClient, urls: list[str], secret: str, batches
 
 
 async def run(
-    *, sqlite: bool, processes: int, agents: int, rates: list[int], seconds: float, ingest_batches: int
+    *,
+    sqlite: bool,
+    processes: int,
+    agents: int,
+    rates: list[int],
+    seconds: float,
+    ingest_batches: int,
+    repeats: int = 1,
 ) -> dict[str, Any]:
     from hotline.lib.embedded_nats import EmbeddedNatsServer, free_port
 
@@ -348,7 +405,7 @@ async def run(
                 "HOTLINE_DATA_DIR": str(work / "data"),
                 "HOTLINE_API_RATE_LIMIT": "10000000",
                 "HOTLINE_LOG_LEVEL": "warning",
-                "HOTLINE_DATABASE_POOL_SIZE": "20",
+                "HOTLINE_DATABASE_POOL_SIZE": os.environ.get("HOTLINE_BENCH_POOL_SIZE", "20"),
             }
             urls = []
             for _ in range(processes):
@@ -357,20 +414,13 @@ async def run(
                 urls.append(f"http://127.0.0.1:{port}")
             for url_ in urls:
                 await _wait_up(url_)
-            # uvicorn closes idle keep-alive connections after 5 s: drop them sooner on this side, or a request may
-            # be written into a connection the server is closing.
-            limits = httpx.Limits(
-                max_connections=agents * 3 + 100, max_keepalive_connections=agents * 3, keepalive_expiry=2.0
-            )
-            async with (
-                httpx.AsyncClient(timeout=httpx.Timeout(30, read=None), limits=limits) as streams,
-                httpx.AsyncClient(timeout=30, limits=limits) as api,
-            ):
-                csrf_response = await api.get(f"{urls[0]}/tenants")
-                csrf = csrf_response.cookies.get("hotline_csrf") or ""
+            async with httpx.AsyncClient(timeout=10) as setup:
+                csrf = (await setup.get(f"{urls[0]}/tenants")).cookies.get("hotline_csrf") or ""
+            http = [HttpClient.for_url(url_) for url_ in urls]
+            try:
                 pops = Pops()
                 clients = [
-                    AgentClient(user_id, session, urls[index % len(urls)], csrf, api, streams, pops)
+                    AgentClient(user_id, session, csrf, http[index % len(http)], pops)
                     for index, (user_id, session) in enumerate(sessions)
                 ]
                 handling: set[asyncio.Task[None]] = set()
@@ -384,19 +434,37 @@ async def run(
                 rss_connected = [_rss_mb(process.pid) for process in servers]
 
                 # Ingest first, on a server that no rate round has loaded yet.
-                ingest = await _ingest(api, urls, secret, ingest_batches, senders=4)
+                ingest = await _ingest(http, secret, ingest_batches, senders=4)
                 by_rate: dict[str, Any] = {}
                 for rate in rates:
-                    sent, failed = await _offer_at_rate(api, urls, secret, rate, seconds, f"r{rate}")
-                    await _settle(sent, pops, handling)
-                    on_server = [pops.server_ms[c] for c in sent if c in pops.server_ms]
-                    on_client = [pops.client_ms[c] for c in sent if c in pops.client_ms]
+                    rounds: list[dict[str, Any]] = []
+                    all_sent: list[str] = []
+                    for repeat in range(repeats):
+                        cpu = _CpuMeter([process.pid for process in servers])
+                        sent, failed = await _offer_at_rate(http, secret, rate, seconds, f"r{rate}.{repeat}")
+                        await _settle(sent, pops, handling)
+                        all_sent += sent
+                        on_server = [pops.server_ms[c] for c in sent if c in pops.server_ms]
+                        rounds.append(
+                            {
+                                "calls": len(sent),
+                                "screen_pops": len(on_server),
+                                "failed_posts": failed,
+                                "server": _stats(on_server),
+                                "cpu_percent": cpu.read(),
+                            }
+                        )
+                    on_server = [pops.server_ms[c] for c in all_sent if c in pops.server_ms]
+                    on_client = [pops.client_ms[c] for c in all_sent if c in pops.client_ms]
                     by_rate[str(rate)] = {
-                        "calls": len(sent),
+                        "calls": len(all_sent),
                         "screen_pops": len(on_server),
-                        "failed_posts": failed,
+                        "failed_posts": sum(r["failed_posts"] for r in rounds),
                         "server": _stats(on_server),
                         "client": _stats(on_client),
+                        "worst_round_p99_ms": max(r["server"]["p99_ms"] for r in rounds),
+                        "cpu_percent": rounds[-1]["cpu_percent"],
+                        "rounds": rounds,
                     }
                 rss_after = [_rss_mb(process.pid) for process in servers]
                 for task in list(handling):
@@ -404,6 +472,9 @@ async def run(
                 for listener in listeners:
                     listener.cancel()
                 await asyncio.gather(*listeners, return_exceptions=True)
+            finally:
+                for client_ in http:
+                    await client_.aclose()
             return {
                 "benchmark": "calls",
                 "when": dt.datetime.now(dt.UTC).isoformat(timespec="seconds"),
@@ -411,6 +482,7 @@ async def run(
                 "app_processes": processes,
                 "agents_connected": agents,
                 "seconds_per_rate": seconds,
+                "rounds_per_rate": repeats,
                 "cpu_count": os.cpu_count(),
                 "screen_pop_latency": by_rate,
                 "target_p99_ms_at_100_per_s": 25,
@@ -448,16 +520,18 @@ async def _settle(sent: list[str], pops: Pops, handling: set[asyncio.Task[None]]
 def print_table(results: dict[str, Any]) -> None:
     lines = [
         f"calls benchmark: {results['database']}, {results['app_processes']} app process(es), "
-        f"{results['agents_connected']} agents connected, {results['seconds_per_rate']} s per rate",
+        f"{results['agents_connected']} agents connected, {results['rounds_per_rate']} round(s) of "
+        f"{results['seconds_per_rate']} s per rate",
         "",
-        f"{'rate/s':>7} {'calls':>6} {'pops':>6} {'p50 ms':>8} {'p99 ms':>8} {'max ms':>8}"
-        f" {'client p50':>11} {'client p99':>11}",
+        f"{'rate/s':>7} {'calls':>6} {'pops':>6} {'p50 ms':>8} {'p99 ms':>8} {'worst round p99':>15} {'max ms':>8}"
+        f" {'client p50':>11} {'client p99':>11}   CPU % of a core: app / load generator / postgres / nats",
     ]
     for rate, row in results["screen_pop_latency"].items():
         lines.append(
             f"{rate:>7} {row['calls']:>6} {row['screen_pops']:>6} {row['server']['p50_ms']:>8} "
-            f"{row['server']['p99_ms']:>8} {row['server']['max_ms']:>8} {row['client']['p50_ms']:>11} "
-            f"{row['client']['p99_ms']:>11}"
+            f"{row['server']['p99_ms']:>8} {row['worst_round_p99_ms']:>15} {row['server']['max_ms']:>8} "
+            f"{row['client']['p50_ms']:>11} "
+            f"{row['client']['p99_ms']:>11}   " + " / ".join(str(value) for value in row["cpu_percent"].values())
         )
     ingest = results["ingest"]
     lines += [
@@ -478,11 +552,15 @@ def main(arguments: list[str] | None = None) -> int:
     parser.add_argument("--agents", type=int, default=200)
     parser.add_argument("--rates", default="5,50,100", help="offered calls per second, comma-separated")
     parser.add_argument("--seconds", type=float, default=10.0, help="how long each rate runs (default 10)")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="rounds per rate, each with fresh calls (the worst p99 is reported)"
+    )
     parser.add_argument("--ingest-batches", type=int, default=40, help="batches of 500 events (default 40)")
     parser.add_argument("--out", default=str(ROOT / "bench-results" / "calls.json"))
     options = parser.parse_args(arguments)
     logging.getLogger("httpx").setLevel(logging.WARNING)
-    results = asyncio.run(
+    # uvloop: the load generator's own event loop should cost as little as the server's (uvicorn runs on uvloop).
+    results = uvloop.run(
         run(
             sqlite=options.sqlite,
             processes=options.processes,
@@ -490,6 +568,7 @@ def main(arguments: list[str] | None = None) -> int:
             rates=[int(rate) for rate in options.rates.split(",") if rate.strip()],
             seconds=options.seconds,
             ingest_batches=options.ingest_batches,
+            repeats=max(1, options.repeat),
         )
     )
     out = Path(options.out)
