@@ -2,17 +2,20 @@
 statements and a small JSON API). Each handler declares its access; the rules live in the service modules.
 
 Access: the coordinator plans, configures and settles; a kommune admin reads the forecast, pledges for its own
-kommune and reads its own statement; an agent signs up to shifts. Refusals name the field (400), or 403 for a
-pledge for another kommune, which is audited like the guard's refusals.
+kommune and reads its own statement; an agent signs up to shifts. A refused form (or a page's filter) comes back
+as the same page with 422, what was typed kept and the refusal next to the field it names; the JSON API, the CSV
+and the PDF answer 400 naming the field. A pledge for another kommune is 403, audited like the guard's refusals.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import (
     HTTPException,
@@ -26,6 +29,7 @@ from litestar.response import Redirect, Template
 
 from hotline.federation import charts, forecast, repository, rota, settings, statement
 from hotline.federation.forecast import CPH
+from hotline.federation.forms import NONE, Refusal, form_list, form_text
 from hotline.federation.schemas import AllocationKey, FederationError, HourForecast, Settlement
 from hotline.federation.settlement import compute_settlement
 from hotline.identity import audit
@@ -72,16 +76,8 @@ def _refused(error: FederationError) -> HTTPException:
     return ValidationException(detail=error.message, extra=[{"key": error.field, "message": error.message}])
 
 
-def _text(form: dict[str, Any], name: str) -> str:
-    value = form.get(name, "")
-    if isinstance(value, list):
-        value = value[0] if value else ""
-    return str(value)[:100]
-
-
-def _list(form: dict[str, Any], name: str) -> list[str]:
-    value = form.get(name, [])
-    return [str(v)[:20] for v in (value if isinstance(value, list) else [value])]
+_text = form_text
+_list = form_list
 
 
 def _day(text: str, field: str, default: dt.date) -> dt.date:
@@ -140,6 +136,39 @@ def _evening(hours: list[HourForecast], shown: set[int]) -> list[HourForecast]:
     return result
 
 
+async def _forecast_page(
+    request: Request[Any, Any, Any], first: dt.date, refused: Refusal = NONE, status: int = 200
+) -> Template:
+    config = await settings.load()
+    week = await _forecast_days(first, 7, config)
+    shown = {h.start.hour for hours in week for h in hours if h.calls >= 0.25} or set(range(16, 22))
+    evenings = []
+    for hours in week:
+        evening = _evening(hours, shown)
+        evenings.append(
+            {
+                "day": hours[0].start.date() if hours else first,
+                "hours": evening,
+                "chart": charts.forecast_chart(evening),
+                "calls": sum(h.calls for h in hours),
+                "peak": max((h.agents_needed for h in hours), default=0),
+                "holiday": forecast.is_holiday(hours[0].start.date()) if hours else False,
+            }
+        )
+    principal = await _principal(request)
+    context = {
+        "first": first,
+        "previous": first - dt.timedelta(days=7),
+        "next": first + dt.timedelta(days=7),
+        "evenings": evenings,
+        "config": config,
+        "can_edit": _is_coordinator(principal),
+        "refused": refused,
+        "dec": lambda value, digits=1: statement.decimal(value, digits, request.state.lang),
+    }
+    return page(request, "federation/forecast.html", context, status_code=status)
+
+
 class ForecastController(Controller):
     path = "/forecast"
     tags = ("federation",)
@@ -150,37 +179,12 @@ class ForecastController(Controller):
         try:
             first = _day(day, "day", _today(request))
         except FederationError as error:
-            raise _refused(error) from error
-        config = await settings.load()
-        week = await _forecast_days(first, 7, config)
-        shown = {h.start.hour for hours in week for h in hours if h.calls >= 0.25} or set(range(16, 22))
-        evenings = []
-        for hours in week:
-            evening = _evening(hours, shown)
-            evenings.append(
-                {
-                    "day": hours[0].start.date() if hours else first,
-                    "hours": evening,
-                    "chart": charts.forecast_chart(evening),
-                    "calls": sum(h.calls for h in hours),
-                    "peak": max((h.agents_needed for h in hours), default=0),
-                    "holiday": forecast.is_holiday(hours[0].start.date()) if hours else False,
-                }
-            )
-        principal = await _principal(request)
-        context = {
-            "first": first,
-            "previous": first - dt.timedelta(days=7),
-            "next": first + dt.timedelta(days=7),
-            "evenings": evenings,
-            "config": config,
-            "can_edit": _is_coordinator(principal),
-            "dec": lambda value, digits=1: statement.decimal(value, digits, request.state.lang),
-        }
-        return page(request, "federation/forecast.html", context)
+            refusal = Refusal.of("day", error, {"day": day}, request.state.lang)
+            return await _forecast_page(request, _today(request), refusal, 422)
+        return await _forecast_page(request, first)
 
     @post("/settings", operation_id="saveForecastSettings", opt=COORDINATOR, status_code=303)
-    async def save_settings(self, request: Request[Any, Any, Any], data: FormData) -> Redirect:
+    async def save_settings(self, request: Request[Any, Any, Any], data: FormData) -> Redirect | Template:
         principal = await _principal(request)
         form = {k: v for k, v in data.items() if k in {"target", "threshold_seconds", "shrinkage", "max_occupancy"}}
         try:
@@ -189,8 +193,41 @@ class ForecastController(Controller):
                 await settings.save(config, by=principal.actor.name, now=_now(request))
                 await _config_changed(request, principal, "federation:forecast_settings", fields=sorted(form))
         except FederationError as error:
-            raise _refused(error) from error
+            refusal = Refusal.of("settings", error, form, request.state.lang)
+            return await _forecast_page(request, _today(request), refusal, 422)
         return Redirect("/forecast", status_code=303)
+
+
+# -- the settlement's query: one parser for the page, the JSON API and the CSV ------------------------------------
+
+
+@dataclass(frozen=True)
+class SettlementQuery:
+    """The period and (optionally) the allocation key a settlement is asked for, as typed."""
+
+    start: str = ""
+    end: str = ""
+    key: str = ""
+    weight_calls: str = ""
+    weight_minutes: str = ""
+    weight_population: str = ""
+
+    def as_form(self) -> dict[str, str]:
+        return {name: getattr(self, name) for name in SettlementQuery.__dataclass_fields__}
+
+
+def _settlement_query(
+    start: DateQuery = "",
+    end: DateQuery = "",
+    key: TextQuery = "",
+    weight_calls: TextQuery = "",
+    weight_minutes: TextQuery = "",
+    weight_population: TextQuery = "",
+) -> SettlementQuery:
+    return SettlementQuery(start, end, key, weight_calls, weight_minutes, weight_population)
+
+
+SETTLEMENT_QUERY = {"settlement_query": Provide(_settlement_query, sync_to_thread=False)}
 
 
 class FederationApiController(Controller):
@@ -206,20 +243,17 @@ class FederationApiController(Controller):
         config = await settings.load()
         return (await _forecast_days(chosen, 1, config))[0]
 
-    @get("/settlement", operation_id="settlement", opt=COORDINATOR, summary="The settlement of a period (JSON)")
+    @get(
+        "/settlement",
+        operation_id="settlement",
+        opt=COORDINATOR,
+        summary="The settlement of a period (JSON)",
+        dependencies=SETTLEMENT_QUERY,
+    )
     async def settlement_api(
-        self,
-        request: Request[Any, Any, Any],
-        start: DateQuery = "",
-        end: DateQuery = "",
-        key: TextQuery = "",
-        weight_calls: TextQuery = "",
-        weight_minutes: TextQuery = "",
-        weight_population: TextQuery = "",
+        self, request: Request[Any, Any, Any], settlement_query: NamedDependency[SettlementQuery]
     ) -> Settlement:
-        query = {"key": key, "weight_calls": weight_calls, "weight_minutes": weight_minutes}
-        query["weight_population"] = weight_population
-        settlement, _ = await _settlement_for(request, start, end, query)
+        settlement, _ = await _settlement_for(request, settlement_query)
         return settlement
 
 
@@ -230,6 +264,63 @@ def _back_to_week(form: dict[str, Any]) -> Redirect:
     week = _text(form, "week")
     target = f"/rota?week={week}" if re.fullmatch(r"[0-9]{4}-[0-9]{2}-[0-9]{2}", week) else "/rota"
     return Redirect(target, status_code=303)
+
+
+def _monday_of_form(request: Request[Any, Any, Any], form: dict[str, Any]) -> dt.date:
+    try:
+        return rota.monday_of(_day(_text(form, "week"), "week", _today(request)))
+    except FederationError:
+        return rota.monday_of(_today(request))
+
+
+async def _rota_page(
+    request: Request[Any, Any, Any],
+    principal: Principal,
+    monday: dt.date,
+    refused: Refusal = NONE,
+    status: int = 200,
+) -> Template:
+    config = await settings.load()
+    view = await rota.week(
+        monday,
+        user_id=principal.user_id,
+        now=_now(request),
+        target=config.target,
+        threshold_seconds=config.threshold_seconds,
+        shrinkage=config.shrinkage,
+        max_occupancy=config.max_occupancy,
+    )
+    pledges = await rota.pledge_status(monday, monday + dt.timedelta(days=6))
+    coordinator = _is_coordinator(principal)
+    admin_of = sorted({g.kommune for g in principal.grants if g.role == "kommune_admin"})
+    context = {
+        "view": view,
+        "pledges": pledges,
+        "previous": monday - dt.timedelta(days=7),
+        "next": monday + dt.timedelta(days=7),
+        "is_coordinator": coordinator,
+        "is_agent": principal.has_role(("agent",)) is not None,
+        "pledge_for": ["*"] if coordinator else admin_of,
+        "weekdays": rota.WEEKDAYS,
+        "refused": refused,
+        "dec": lambda value, digits=1: statement.decimal(value, digits, request.state.lang),
+    }
+    return page(request, "federation/rota.html", context, status_code=status)
+
+
+async def _rota_refused(
+    request: Request[Any, Any, Any],
+    principal: Principal,
+    form: str,
+    error: FederationError,
+    data: dict[str, Any],
+    shift_id: int | None = None,
+) -> Template:
+    """The rota again with the refusal beside the field (or the shift) it names; a missing shift stays 404."""
+    if error.not_found or error.forbidden:
+        raise _refused(error) from error
+    refusal = Refusal.of(form, error, data, request.state.lang, shift_id)
+    return await _rota_page(request, principal, _monday_of_form(request, data), refusal, 422)
 
 
 class RotaController(Controller):
@@ -243,35 +334,12 @@ class RotaController(Controller):
         try:
             monday = rota.monday_of(_day(week, "week", _today(request)))
         except FederationError as error:
-            raise _refused(error) from error
-        config = await settings.load()
-        view = await rota.week(
-            monday,
-            user_id=principal.user_id,
-            now=_now(request),
-            target=config.target,
-            threshold_seconds=config.threshold_seconds,
-            shrinkage=config.shrinkage,
-            max_occupancy=config.max_occupancy,
-        )
-        pledges = await rota.pledge_status(monday, monday + dt.timedelta(days=6))
-        coordinator = _is_coordinator(principal)
-        admin_of = sorted({g.kommune for g in principal.grants if g.role == "kommune_admin"})
-        context = {
-            "view": view,
-            "pledges": pledges,
-            "previous": monday - dt.timedelta(days=7),
-            "next": monday + dt.timedelta(days=7),
-            "is_coordinator": coordinator,
-            "is_agent": principal.has_role(("agent",)) is not None,
-            "pledge_for": ["*"] if coordinator else admin_of,
-            "weekdays": rota.WEEKDAYS,
-            "dec": lambda value, digits=1: statement.decimal(value, digits, request.state.lang),
-        }
-        return page(request, "federation/rota.html", context)
+            refusal = Refusal.of("week", error, {"week": week}, request.state.lang)
+            return await _rota_page(request, principal, rota.monday_of(_today(request)), refusal, 422)
+        return await _rota_page(request, principal, monday)
 
     @post("/shifts", operation_id="planShift", opt=COORDINATOR, status_code=303)
-    async def plan_shift(self, request: Request[Any, Any, Any], data: FormData) -> Redirect:
+    async def plan_shift(self, request: Request[Any, Any, Any], data: FormData) -> Redirect | Template:
         principal = await _principal(request)
         try:
             plan = rota.plan_shift(
@@ -284,11 +352,11 @@ class RotaController(Controller):
             async with repository.transaction():
                 await rota.create_shifts([plan], by=principal.actor.name, now=_now(request))
         except FederationError as error:
-            raise _refused(error) from error
+            return await _rota_refused(request, principal, "plan", error, data)
         return _back_to_week(data)
 
     @post("/shifts/bulk", operation_id="planShifts", opt=COORDINATOR, status_code=303)
-    async def plan_bulk(self, request: Request[Any, Any, Any], data: FormData) -> Redirect:
+    async def plan_bulk(self, request: Request[Any, Any, Any], data: FormData) -> Redirect | Template:
         principal = await _principal(request)
         try:
             plans = rota.plan_bulk(
@@ -303,20 +371,24 @@ class RotaController(Controller):
             async with repository.transaction():
                 await rota.create_shifts(plans, by=principal.actor.name, now=_now(request))
         except FederationError as error:
-            raise _refused(error) from error
+            return await _rota_refused(request, principal, "bulk", error, data)
         return _back_to_week(data)
 
     @post("/shifts/{shift_id:int}/delete", operation_id="deleteShift", opt=COORDINATOR, status_code=303)
-    async def delete_shift(self, request: Request[Any, Any, Any], data: FormData, shift_id: ShiftParameter) -> Redirect:
+    async def delete_shift(
+        self, request: Request[Any, Any, Any], data: FormData, shift_id: ShiftParameter
+    ) -> Redirect | Template:
         try:
             async with repository.transaction():
                 await rota.delete_shift(shift_id, now=_now(request))
         except FederationError as error:
-            raise _refused(error) from error
+            return await _rota_refused(request, await _principal(request), "shift", error, data, shift_id)
         return _back_to_week(data)
 
     @post("/shifts/{shift_id:int}/signup", operation_id="signUpToShift", opt=AGENT, status_code=303)
-    async def sign_up(self, request: Request[Any, Any, Any], data: FormData, shift_id: ShiftParameter) -> Redirect:
+    async def sign_up(
+        self, request: Request[Any, Any, Any], data: FormData, shift_id: ShiftParameter
+    ) -> Redirect | Template:
         principal = await _principal(request)
         try:
             async with repository.transaction():
@@ -328,21 +400,23 @@ class RotaController(Controller):
                     now=_now(request),
                 )
         except FederationError as error:
-            raise _refused(error) from error
+            return await _rota_refused(request, principal, "shift", error, data, shift_id)
         return _back_to_week(data)
 
     @post("/shifts/{shift_id:int}/withdraw", operation_id="withdrawFromShift", opt=AGENT, status_code=303)
-    async def withdraw(self, request: Request[Any, Any, Any], data: FormData, shift_id: ShiftParameter) -> Redirect:
+    async def withdraw(
+        self, request: Request[Any, Any, Any], data: FormData, shift_id: ShiftParameter
+    ) -> Redirect | Template:
         principal = await _principal(request)
         try:
             async with repository.transaction():
                 await rota.withdraw(shift_id, user_id=principal.user_id, now=_now(request))
         except FederationError as error:
-            raise _refused(error) from error
+            return await _rota_refused(request, principal, "shift", error, data, shift_id)
         return _back_to_week(data)
 
     @post("/pledges", operation_id="pledgeHours", opt=READERS, status_code=303)
-    async def pledge(self, request: Request[Any, Any, Any], data: FormData) -> Redirect:
+    async def pledge(self, request: Request[Any, Any, Any], data: FormData) -> Redirect | Template:
         principal = await _principal(request)
         may = None if _is_coordinator(principal) else {g.kommune for g in principal.grants if g.role == "kommune_admin"}
         try:
@@ -376,7 +450,7 @@ class RotaController(Controller):
                     outcome="denied",
                     detail={"needs": "kommune_admin of the pledged kommune"},
                 )
-            raise _refused(error) from error
+            return await _rota_refused(request, principal, "pledge", error, data)
         return _back_to_week(data)
 
 
@@ -388,22 +462,59 @@ def _previous_month(today: dt.date) -> tuple[dt.date, dt.date]:
     return last.replace(day=1), last
 
 
+async def _settle(
+    request: Request[Any, Any, Any], query: SettlementQuery, config: settings.FederationConfig
+) -> Settlement:
+    """The settlement ``query`` asks for (the previous month and the configured key by default)."""
+    default_start, default_end = _previous_month(_today(request))
+    first = _day(query.start, "start", default_start)
+    last = _day(query.end, "end", default_end)
+    given = {k: v for k, v in query.as_form().items() if v and k not in {"start", "end"}}
+    key: AllocationKey = settings.key_from_form(given, config.key) if query.key else config.key
+    return await compute_settlement(first, last, key, config.hourly_cost_ore)
+
+
 async def _settlement_for(
-    request: Request[Any, Any, Any], start: str, end: str, query: dict[str, str]
+    request: Request[Any, Any, Any], query: SettlementQuery
 ) -> tuple[Settlement, settings.FederationConfig]:
     config = await settings.load()
-    default_start, default_end = _previous_month(_today(request))
     try:
-        first = _day(start, "start", default_start)
-        last = _day(end, "end", default_end)
-        key: AllocationKey = (
-            settings.key_from_form({k: v for k, v in query.items() if v}, config.key)
-            if query.get("key")
-            else config.key
-        )
-        return await compute_settlement(first, last, key, config.hourly_cost_ore), config
+        return await _settle(request, query, config), config
     except FederationError as error:
         raise _refused(error) from error
+
+
+async def _settlement_page(
+    request: Request[Any, Any, Any],
+    query: SettlementQuery,
+    refused: Refusal = NONE,
+    status: int = 200,
+) -> Template:
+    """The page of the settlement ``query`` asks for; when that is refused, the default settlement with the
+    refusal beside the field of the period filter."""
+    config = await settings.load()
+    try:
+        result = await _settle(request, query, config)
+    except FederationError as error:
+        if error.field == "members" or refused is not NONE:  # nothing the filter could change
+            raise _refused(error) from error
+        refusal = Refusal.of("filter", error, query.as_form(), request.state.lang)
+        return await _settlement_page(request, SettlementQuery(), refusal, 422)
+    language = request.state.lang
+    amounts = {k.code: statement.money(k.balance_ore, language) for k in result.kommuner}
+    context = {
+        "settlement": result,
+        "config": config,
+        "chart": charts.balance_chart(result, amounts),
+        "money": lambda ore: statement.money(ore, language),
+        "hours": lambda seconds: statement.hours_text(seconds, language),
+        "dec": lambda value, digits=1: statement.decimal(value, digits, language),
+        "period_query": f"start={result.start.isoformat()}&end={result.end.isoformat()}",
+        "key_query": _key_query(result.key),
+        "hourly_cost_kr": statement.kroner_dot(config.hourly_cost_ore),
+        "refused": refused,
+    }
+    return page(request, "federation/settlement.html", context, status_code=status)
 
 
 class SettlementController(Controller):
@@ -411,37 +522,20 @@ class SettlementController(Controller):
     tags = ("federation",)
     include_in_schema = False
 
-    @get("/", operation_id="settlementPage", opt=COORDINATOR, summary="Who owes whom for a period")
+    @get(
+        "/",
+        operation_id="settlementPage",
+        opt=COORDINATOR,
+        summary="Who owes whom for a period",
+        dependencies=SETTLEMENT_QUERY,
+    )
     async def settlement_page(
-        self,
-        request: Request[Any, Any, Any],
-        start: DateQuery = "",
-        end: DateQuery = "",
-        key: TextQuery = "",
-        weight_calls: TextQuery = "",
-        weight_minutes: TextQuery = "",
-        weight_population: TextQuery = "",
+        self, request: Request[Any, Any, Any], settlement_query: NamedDependency[SettlementQuery]
     ) -> Template:
-        query = {"key": key, "weight_calls": weight_calls, "weight_minutes": weight_minutes}
-        query["weight_population"] = weight_population
-        result, config = await _settlement_for(request, start, end, query)
-        language = request.state.lang
-        amounts = {k.code: statement.money(k.balance_ore, language) for k in result.kommuner}
-        context = {
-            "settlement": result,
-            "config": config,
-            "chart": charts.balance_chart(result, amounts),
-            "money": lambda ore: statement.money(ore, language),
-            "hours": lambda seconds: statement.hours_text(seconds, language),
-            "dec": lambda value, digits=1: statement.decimal(value, digits, language),
-            "period_query": f"start={result.start.isoformat()}&end={result.end.isoformat()}",
-            "key_query": _key_query(result.key),
-            "hourly_cost_kr": statement.kroner_dot(config.hourly_cost_ore),
-        }
-        return page(request, "federation/settlement.html", context)
+        return await _settlement_page(request, settlement_query)
 
     @post("/settings", operation_id="saveSettlementSettings", opt=COORDINATOR, status_code=303)
-    async def save_settings(self, request: Request[Any, Any, Any], data: FormData) -> Redirect:
+    async def save_settings(self, request: Request[Any, Any, Any], data: FormData) -> Redirect | Template:
         principal = await _principal(request)
         fields = {"key", "weight_calls", "weight_minutes", "weight_population", "hourly_cost"}
         form = {k: v for k, v in data.items() if k in fields}
@@ -451,7 +545,8 @@ class SettlementController(Controller):
                 await settings.save(config, by=principal.actor.name, now=_now(request))
                 await _config_changed(request, principal, "federation:settlement_settings", fields=sorted(form))
         except FederationError as error:
-            raise _refused(error) from error
+            refusal = Refusal.of("settings", error, form, request.state.lang)
+            return await _settlement_page(request, SettlementQuery(), refusal, 422)
         return Redirect("/settlement", status_code=303)
 
     @get(
@@ -460,7 +555,7 @@ class SettlementController(Controller):
     async def statement_page(
         self, request: Request[Any, Any, Any], code: CodeParameter, start: DateQuery = "", end: DateQuery = ""
     ) -> Template:
-        result, _ = await _settlement_for(request, start, end, {})
+        result, _ = await _settlement_for(request, SettlementQuery(start, end))
         balance = result.balance_of(code)
         if balance is None:
             raise NotFoundException(detail=f"code: {code!r} is not a member kommune in this settlement")
@@ -485,7 +580,7 @@ class SettlementController(Controller):
     async def statement_pdf(
         self, request: Request[Any, Any, Any], code: CodeParameter, start: DateQuery = "", end: DateQuery = ""
     ) -> Response[bytes]:
-        result, _ = await _settlement_for(request, start, end, {})
+        result, _ = await _settlement_for(request, SettlementQuery(start, end))
         pdf = await statement.statement_pdf(
             _pdf_renderer(request), result, code, language=request.state.lang, today=_today(request)
         )
@@ -518,19 +613,12 @@ class SettlementController(Controller):
     opt=COORDINATOR,
     summary="The settlement of a period as CSV for the finance systems",
     include_in_schema=False,
+    dependencies=SETTLEMENT_QUERY,
 )
 async def settlement_csv(
-    request: Request[Any, Any, Any],
-    start: DateQuery = "",
-    end: DateQuery = "",
-    key: TextQuery = "",
-    weight_calls: TextQuery = "",
-    weight_minutes: TextQuery = "",
-    weight_population: TextQuery = "",
+    request: Request[Any, Any, Any], settlement_query: NamedDependency[SettlementQuery]
 ) -> Response[str]:
-    query = {"key": key, "weight_calls": weight_calls, "weight_minutes": weight_minutes}
-    query["weight_population"] = weight_population
-    result, _ = await _settlement_for(request, start, end, query)
+    result, _ = await _settlement_for(request, settlement_query)
     name = f"settlement-{result.start.isoformat()}-{result.end.isoformat()}.csv"
     return Response(
         statement.settlement_csv(result),

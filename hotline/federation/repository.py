@@ -11,12 +11,10 @@ from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import Any
 
-from piccolo.engine.postgres import PostgresEngine
-
 from hotline.calls.tables import Call, PresenceSpan
+from hotline.db.dialect import Dialect, dialect
 from hotline.db.engine import aware as aware  # shared by every area: naive SQLite timestamps are UTC
 from hotline.db.engine import transaction as transaction  # one write-transaction rule for every area
 from hotline.db.engine import utc as utc
@@ -25,27 +23,6 @@ from hotline.federation.tables import FederationSettings, Pledge, Shift, ShiftSi
 # Presence states that count as hours worked: the agent was at the federation's disposal. ``pause`` and
 # ``offline`` do not count (see docs/SETTLEMENT.md).
 WORKED_STATES: tuple[str, ...] = ("available", "ringing", "on_call", "wrap_up")
-
-
-@dataclass(frozen=True)
-class Dialect:
-    postgres: bool
-
-    def seconds(self, start: str, end: str) -> str:
-        if self.postgres:
-            return f"EXTRACT(EPOCH FROM ({end} - {start}))"
-        # julianday() is a double: round to the millisecond so that whole hours stay whole.
-        return f"ROUND((julianday({end}) - julianday({start})) * 86400.0, 3)"
-
-    def clipped_seconds(self, start: str, end: str) -> str:
-        """Seconds of [start, end) inside the period given by the two next bound parameters (start, end)."""
-        if self.postgres:
-            return f"EXTRACT(EPOCH FROM (LEAST({end}, {{}}) - GREATEST({start}, {{}})))"
-        return f"ROUND((julianday(MIN({end}, {{}})) - julianday(MAX({start}, {{}}))) * 86400.0, 3)"
-
-
-def dialect() -> Dialect:
-    return Dialect(postgres=isinstance(Call._meta.db, PostgresEngine))
 
 
 def _param(moment: dt.datetime, d: Dialect) -> Any:

@@ -42,25 +42,25 @@ def parse_date(text: str, field: str) -> dt.date:
     try:
         return dt.date.fromisoformat(text.strip())
     except ValueError:
-        raise FederationError(field, "a date written YYYY-MM-DD") from None
+        raise FederationError(field, "a date written YYYY-MM-DD", key="date_format") from None
 
 
 def parse_time(text: str, field: str) -> dt.time:
     match = _TIME.match(text.strip())
     if not match:
-        raise FederationError(field, "a time written HH:MM")
+        raise FederationError(field, "a time written HH:MM", key="time_format")
     return dt.time(int(match.group(1)), int(match.group(2)))
 
 
 def parse_count(text: str, field: str, low: int, high: int) -> int:
     cleaned = text.strip()
     if cleaned.startswith("-") and cleaned[1:].isdigit():
-        raise FederationError(field, "must not be negative")
+        raise FederationError(field, "must not be negative", key="negative")
     if not cleaned.isdigit():
-        raise FederationError(field, "a whole number")
+        raise FederationError(field, "a whole number", key="whole_number")
     value = int(cleaned)
     if not low <= value <= high:
-        raise FederationError(field, f"must be from {low} to {high}")
+        raise FederationError(field, f"must be from {low} to {high}", key="count_range", low=low, high=high)
     return value
 
 
@@ -78,9 +78,9 @@ def shift_span(day: dt.date, start: dt.time, end: dt.time) -> tuple[dt.datetime,
 def _check_shift(starts: dt.datetime, ends: dt.datetime, now: dt.datetime, field: str = "date") -> None:
     length = ends.astimezone(dt.UTC) - starts.astimezone(dt.UTC)
     if length < MIN_SHIFT or length > MAX_SHIFT:
-        raise FederationError("end", "a shift lasts from 15 minutes to 16 hours")
+        raise FederationError("end", "a shift lasts from 15 minutes to 16 hours", key="shift_length")
     if starts <= now:
-        raise FederationError(field, "the shift would start in the past")
+        raise FederationError(field, "the shift would start in the past", key="shift_past")
 
 
 @dataclass(frozen=True)
@@ -110,12 +110,12 @@ def plan_bulk(
     """ "Every weekday 16–20" for a date range: one shift per chosen weekday, all refused if any is wrong."""
     first, last = parse_date(first_text, "from"), parse_date(last_text, "to")
     if last < first:
-        raise FederationError("to", "the period ends before it starts")
+        raise FederationError("to", "the period ends before it starts", key="backwards")
     if (last - first).days + 1 > MAX_BULK_DAYS:
-        raise FederationError("to", f"at most {MAX_BULK_DAYS} days at a time")
+        raise FederationError("to", f"at most {MAX_BULK_DAYS} days at a time", key="too_many_days", days=MAX_BULK_DAYS)
     chosen = {WEEKDAYS.index(day) for day in weekdays if day in WEEKDAYS}
     if not chosen:
-        raise FederationError("weekdays", "choose at least one weekday")
+        raise FederationError("weekdays", "choose at least one weekday", key="no_weekday")
     start, end = parse_time(start_text, "start"), parse_time(end_text, "end")
     agents = parse_count(agents_text, "agents_wanted", 1, MAX_AGENTS_WANTED)
     plans = []
@@ -127,7 +127,7 @@ def plan_bulk(
             plans.append(ShiftPlan(starts, ends, agents))
         day += dt.timedelta(days=1)
     if not plans:
-        raise FederationError("weekdays", "none of the chosen weekdays falls in the period")
+        raise FederationError("weekdays", "none of the chosen weekdays falls in the period", key="no_weekday_in_period")
     return plans
 
 
@@ -148,9 +148,9 @@ async def delete_shift(shift_id: int, *, now: dt.datetime) -> None:
     """Remove a planned shift and its sign-ups; a shift that has started is history (pledges count it) and stays."""
     shift = await repository.shift(shift_id)
     if shift is None:
-        raise FederationError("shift", f"no shift {shift_id}", not_found=True)
+        raise FederationError("shift", f"no shift {shift_id}", not_found=True, key="no_shift")
     if repository.aware(shift["starts_at"]) <= now:
-        raise FederationError("shift", "the shift has started: it can no longer be deleted")
+        raise FederationError("shift", "the shift has started: it can no longer be deleted", key="started")
     await repository.delete_shift(shift_id)
 
 
@@ -159,18 +159,23 @@ async def sign_up(shift_id: int, *, user_id: int, home_kommune: str, name: str, 
     await repository.lock_for_signup(user_id, shift_id)
     shift = await repository.shift(shift_id)
     if shift is None:
-        raise FederationError("shift", f"no shift {shift_id}", not_found=True)
+        raise FederationError("shift", f"no shift {shift_id}", not_found=True, key="no_shift")
     starts, ends = repository.aware(shift["starts_at"]), repository.aware(shift["ends_at"])
     if starts <= now:
-        raise FederationError("shift", "the shift has already started")
+        raise FederationError("shift", "the shift has already started", key="started")
     for held in await repository.shifts_of_user(user_id):
         if held["shift_id"] == shift_id:
-            raise FederationError("shift", "you are already signed up to this shift")
+            raise FederationError("shift", "you are already signed up to this shift", key="already_signed_up")
         if repository.aware(held["starts_at"]) < ends and repository.aware(held["ends_at"]) > starts:
             other = repository.aware(held["starts_at"]).astimezone(CPH)
-            raise FederationError("shift", f"overlaps your shift from {other:%Y-%m-%d %H:%M}")
+            raise FederationError(
+                "shift",
+                f"overlaps your shift from {other:%Y-%m-%d %H:%M}",
+                key="overlaps",
+                when=f"{other:%Y-%m-%d %H:%M}",
+            )
     if await repository.count_signups(shift_id) >= shift["agents_wanted"]:
-        raise FederationError("shift", "the shift is full")
+        raise FederationError("shift", "the shift is full", key="full")
     await repository.insert_signup(
         {
             "shift": shift_id,
@@ -185,11 +190,11 @@ async def sign_up(shift_id: int, *, user_id: int, home_kommune: str, name: str, 
 async def withdraw(shift_id: int, *, user_id: int, now: dt.datetime) -> None:
     shift = await repository.shift(shift_id)
     if shift is None:
-        raise FederationError("shift", f"no shift {shift_id}", not_found=True)
+        raise FederationError("shift", f"no shift {shift_id}", not_found=True, key="no_shift")
     if repository.aware(shift["starts_at"]) <= now:
-        raise FederationError("shift", "the shift has started: it can no longer be withdrawn from")
+        raise FederationError("shift", "the shift has started: it can no longer be withdrawn from", key="started")
     if not await repository.delete_signup(shift_id, user_id):
-        raise FederationError("shift", "you are not signed up to this shift")
+        raise FederationError("shift", "you are not signed up to this shift", key="not_signed_up")
 
 
 # -- pledges ----------------------------------------------------------------------------------------------------
@@ -209,17 +214,19 @@ async def plan_pledge(
     """Check a pledge. ``may``: the kommuner the person may pledge for (``None``: any, the coordinator)."""
     code = form_code.strip()
     if not re.fullmatch(r"[0-9]{4}", code):
-        raise FederationError("kommune_code", "a 4-digit kommune code")
+        raise FederationError("kommune_code", "a 4-digit kommune code", key="kommune_code")
     if may is not None and code not in may:
-        raise FederationError("kommune_code", "you may pledge for your own kommune only", forbidden=True)
+        raise FederationError(
+            "kommune_code", "you may pledge for your own kommune only", forbidden=True, key="own_kommune_only"
+        )
     tenant = await tenancy.get_tenant(code)
     if tenant is None or not tenant.definition.member:
-        raise FederationError("kommune_code", f"{code} is not a member kommune")
+        raise FederationError("kommune_code", f"{code} is not a member kommune", key="not_member", code=code)
     start, end = parse_date(start_text, "period_start"), parse_date(end_text, "period_end")
     if end < start:
-        raise FederationError("period_end", "the period ends before it starts")
+        raise FederationError("period_end", "the period ends before it starts", key="backwards")
     if (end - start).days + 1 > 366:
-        raise FederationError("period_end", "a pledge covers at most a year")
+        raise FederationError("period_end", "a pledge covers at most a year", key="pledge_too_long")
     hours = parse_count(hours_text, "hours", 1, MAX_PLEDGE_HOURS)
     return PledgePlan(code, start, end, hours)
 

@@ -15,12 +15,25 @@ KEY_KINDS: Final[tuple[str, ...]] = get_args(KeyKind)
 
 
 class FederationError(ValueError):
-    """Refused input, naming the field it concerns (shown as 400, or 403 when ``forbidden``)."""
+    """Refused input, naming the field it concerns (shown as 400 by the API, 422 on a form, or 403 when
+    ``forbidden``). ``key`` and ``values`` name the same refusal for the people reading a form: the text
+    ``federation.error.<key>`` of ``messages.py`` in their language."""
 
-    def __init__(self, field: str, message: str, *, forbidden: bool = False, not_found: bool = False) -> None:
+    def __init__(
+        self,
+        field: str,
+        message: str,
+        *,
+        key: str,
+        forbidden: bool = False,
+        not_found: bool = False,
+        **values: object,
+    ) -> None:
         super().__init__(f"{field}: {message}")
         self.field = field
         self.message = f"{field}: {message}"
+        self.key = key
+        self.values = values
         self.forbidden = forbidden
         self.not_found = not_found
 
@@ -30,9 +43,9 @@ def exact(text: str, field: str) -> Fraction:
     try:
         value = Decimal(text.strip().replace(",", "."))
     except InvalidOperation:
-        raise FederationError(field, f"{text[:20]!r} is not a number") from None
+        raise FederationError(field, f"{text[:20]!r} is not a number", key="not_a_number") from None
     if not value.is_finite():
-        raise FederationError(field, "must be a finite number")
+        raise FederationError(field, "must be a finite number", key="not_a_number")
     return Fraction(value)
 
 
@@ -54,7 +67,7 @@ class AllocationKey(msgspec.Struct, frozen=True):
         if self.kind == "population":
             return Fraction(0), Fraction(0), Fraction(1)
         if self.kind != "mix":
-            raise FederationError("key", f"must be one of {', '.join(KEY_KINDS)}")
+            raise FederationError("key", f"must be one of {', '.join(KEY_KINDS)}", key="key_kind")
         values = (
             exact(self.calls, "weight_calls"),
             exact(self.minutes, "weight_minutes"),
@@ -62,9 +75,14 @@ class AllocationKey(msgspec.Struct, frozen=True):
         )
         for name, value in zip(("weight_calls", "weight_minutes", "weight_population"), values, strict=True):
             if value < 0 or value > 1:
-                raise FederationError(name, "must be between 0 and 1")
+                raise FederationError(name, "must be between 0 and 1", key="weight_range")
         if sum(values) != 1:
-            raise FederationError("weights", f"must sum to exactly 1 (they sum to {float(sum(values)):g})")
+            raise FederationError(
+                "weights",
+                f"must sum to exactly 1 (they sum to {float(sum(values)):g})",
+                key="weights_sum",
+                total=f"{float(sum(values)):g}",
+            )
         return values
 
     def label(self) -> str:

@@ -66,11 +66,13 @@ def kroner_to_ore(text: str, field: str) -> int:
     """``450``, ``450.50`` or ``450,50`` kroner as øre; refuses negatives and fractions of an øre."""
     value = exact(text, field) * 100
     if value < 0:
-        raise FederationError(field, "must not be negative")
+        raise FederationError(field, "must not be negative", key="negative")
     if value.denominator != 1:
-        raise FederationError(field, "at most two decimals (whole øre)")
+        raise FederationError(field, "at most two decimals (whole øre)", key="whole_ore")
     if value > MAX_HOURLY_COST_ORE:
-        raise FederationError(field, f"at most {MAX_HOURLY_COST_ORE // 100} kr. an hour")
+        raise FederationError(
+            field, f"at most {MAX_HOURLY_COST_ORE // 100} kr. an hour", key="cost_max", most=MAX_HOURLY_COST_ORE // 100
+        )
     return int(value)
 
 
@@ -79,7 +81,7 @@ def key_from_form(form: dict[str, Any], fallback: AllocationKey | None = None) -
     base = fallback or AllocationKey()
     kind = _text(form, "key", base.kind)
     if kind not in KEY_KINDS:
-        raise FederationError("key", f"must be one of {', '.join(KEY_KINDS)}")
+        raise FederationError("key", f"must be one of {', '.join(KEY_KINDS)}", key="key_kind")
     key = AllocationKey(
         kind=kind,  # type: ignore[arg-type]
         calls=_text(form, "weight_calls", base.calls) or "0",
@@ -95,7 +97,13 @@ def _permille(text: str, field: str, low: Fraction, high: Fraction) -> int:
     if value > 1:  # written as a percentage
         value /= 100
     if not low <= value <= high:
-        raise FederationError(field, f"must be between {float(low):g} and {float(high):g} (or as a percentage)")
+        raise FederationError(
+            field,
+            f"must be between {float(low):g} and {float(high):g} (or as a percentage)",
+            key="share_range",
+            low=f"{float(low) * 100:g}",
+            high=f"{float(high) * 100:g}",
+        )
     return round(value * 1000)
 
 
@@ -114,7 +122,9 @@ def from_form(form: dict[str, Any], current: FederationConfig) -> FederationConf
     if "threshold_seconds" in form:
         text = _text(form, "threshold_seconds")
         if not text.isdigit() or not 1 <= int(text) <= 600:
-            raise FederationError("threshold_seconds", "a whole number of seconds from 1 to 600")
+            raise FederationError(
+                "threshold_seconds", "a whole number of seconds from 1 to 600", key="count_range", low=1, high=600
+            )
         changed = replace(changed, threshold_seconds=int(text))
     if "shrinkage" in form:
         changed = replace(

@@ -109,7 +109,7 @@ def settle(
 ) -> Settlement:
     """The settlement from sums already taken (pure: the hypothesis test drives it with random histories)."""
     if hourly_cost_ore < 0:
-        raise FederationError("hourly_cost", "must not be negative")
+        raise FederationError("hourly_cost", "must not be negative", key="negative")
     codes = {member.code for member in members}
     worked = {code: Fraction(max(usage.worked_seconds.get(code, 0.0), 0.0)) for code in codes}
     excluded = sum(seconds for code, seconds in usage.worked_seconds.items() if code not in codes)
@@ -149,9 +149,9 @@ def settle(
 
 def check_period(start: dt.date, end: dt.date) -> None:
     if end < start:
-        raise FederationError("end", "the period ends before it starts")
+        raise FederationError("end", "the period ends before it starts", key="backwards")
     if (end - start).days + 1 > MAX_DAYS:
-        raise FederationError("end", f"a period is at most {MAX_DAYS} days")
+        raise FederationError("end", f"a period is at most {MAX_DAYS} days", key="too_many_days", days=MAX_DAYS)
 
 
 async def members() -> list[Member]:
@@ -193,9 +193,9 @@ async def compute_settlement(start: dt.date, end: dt.date, key: AllocationKey, h
     check_period(start, end)
     key.weights()  # refuses a bad key before any query
     if hourly_cost_ore < 0:
-        raise FederationError("hourly_cost", "must not be negative")
+        raise FederationError("hourly_cost", "must not be negative", key="negative")
     found = await members()
     if not found:
-        raise FederationError("members", "the federation has no member kommuner")
+        raise FederationError("members", "the federation has no member kommuner", key="no_members")
     recorded = await usage(start, end, {member.code for member in found})
     return settle(found, recorded, key, hourly_cost_ore, start, end)

@@ -7,11 +7,13 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Final
 
 from markupsafe import Markup, escape
 
 from hotline.figures.service import DayPoint, Heatmap
+from hotline.figures.targets import Target
 
 OFFERED: Final = "#1f5f8b"
 ANSWERED: Final = "#5fa8d3"
@@ -225,3 +227,82 @@ def weekday_names(language: str) -> list[str]:
 
 def period_label(start: dt.date, end: dt.date) -> str:
     return f"{start.isoformat()} – {(end - dt.timedelta(days=1)).isoformat()}"
+
+
+@dataclass(frozen=True)
+class Panel:
+    """One small multiple of :func:`kommune_panels`: a figure's heading, its unit and, per kommune row, the
+    value and that kommune's target (``None``: no target, or no value in the period)."""
+
+    title: str
+    unit: str
+    values: Sequence[float | None]
+    targets: Sequence[Target | None]
+
+
+def kommune_panels(
+    names: Sequence[str],
+    panels: Sequence[Panel],
+    *,
+    title: str,
+    met_label: str,
+    missed_label: str,
+    target_label: str,
+    no_value: str = "–",
+) -> Markup:
+    """Small multiples: one row per kommune (in the order given) and one column of bars per figure, each bar with
+    its number and a tick at the kommune's own target. A bar that misses its target is red *and* marked ✗, so
+    the colour is never the only sign."""
+    row, label_w, panel_w, gap, head = 18, 170, 250, 16, 40
+    width = label_w + len(panels) * (panel_w + gap)
+    height = head + row * len(names) + 8
+    parts = []
+    summaries = []
+    for index, name in enumerate(names):
+        y = head + index * row
+        if index % 2 == 0:
+            parts.append(f'<rect x="0" y="{y}" width="{width}" height="{row}" fill="#f4f6f8"/>')
+        parts.append(_text(label_w - 6, y + 13, name[:26], anchor="end", size=11))
+    for column, panel in enumerate(panels):
+        x0 = label_w + column * (panel_w + gap) + gap / 2
+        bar_w = panel_w - 70
+        known = [v for v in panel.values if v is not None]
+        goals = [t.value for t in panel.targets if t is not None]
+        top = _nice_max(max([*known, *goals], default=0.0))
+        parts.append(_text(x0, 14, panel.title, size=12))
+        parts.append(_text(x0, 30, f"0 – {top:g}{panel.unit}", size=10, fill="#555555"))
+        parts.append(f'<line x1="{x0:.1f}" x2="{x0:.1f}" y1="{head - 2}" y2="{height - 6}" stroke="{GRID}"/>')
+        missed = 0
+        for index, (name, value, goal) in enumerate(zip(names, panel.values, panel.targets, strict=True)):
+            y = head + index * row
+            if value is None:
+                parts.append(_text(x0 + 4, y + 13, no_value, size=11))
+                continue
+            met = goal.met(value) if goal is not None else None
+            missed += met is False
+            w = bar_w * value / top
+            goal_text = (
+                f" ({target_label} {goal.comparison.replace('<=', '≤').replace('>=', '≥')} {goal.value:g}{panel.unit})"
+                if goal
+                else ""
+            )
+            verdict = f", {missed_label}" if met is False else (f", {met_label}" if met else "")
+            parts.append(
+                f'<rect x="{x0:.1f}" y="{y + 3}" width="{w:.1f}" height="{row - 6}" '
+                f'fill="{TARGET if met is False else OFFERED}">'
+                f"<title>{escape(f'{name}: {panel.title} {value:g}{panel.unit}{goal_text}{verdict}')}</title></rect>"
+            )
+            mark = " ✗" if met is False else ""
+            # The number goes after the bar or the target tick, whichever ends later, so neither hides it.
+            end = x0 + w
+            if goal is not None:
+                gx = x0 + bar_w * goal.value / top
+                end = max(end, gx + 2)
+                parts.append(
+                    f'<line x1="{gx:.1f}" x2="{gx:.1f}" y1="{y + 1}" y2="{y + row - 1}" stroke="{TEXT}" '
+                    'stroke-width="2"/>'
+                )
+            parts.append(_text(end + 4, y + 13, f"{value:g}{panel.unit}{mark}", size=11))
+        summaries.append(f"{panel.title}: {missed} {missed_label.lower()}" if goals else panel.title)
+    desc = f"{len(names)} kommuner; " + "; ".join(summaries)
+    return _svg(width, height, title, desc, "".join(parts))

@@ -10,13 +10,16 @@ import datetime as dt
 import io
 import re
 import time
+from dataclasses import dataclass
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
+from litestar.di import NamedDependency, Provide
 from litestar.enums import RequestEncodingType
 from litestar.exceptions import NotFoundException, ValidationException
 from litestar.params import Body, PathParameter, QueryParameter
 from litestar.response import Redirect, Template
+from markupsafe import Markup
 
 from hotline.figures import best_times, charts, repository, service, survey, targets
 from hotline.figures.service import CPH, FIGURES, Period, PeriodError, Report, Thresholds
@@ -118,6 +121,42 @@ def _thresholds(short: str, sl1: str, sl2: str) -> Thresholds:
         raise _bad(error.field, error.message) from None
 
 
+@dataclass(frozen=True)
+class FiguresQuery:
+    """What both dashboards are asked for: the period, the service-level thresholds and the format."""
+
+    period: Period
+    thresholds: Thresholds
+    format: str
+
+    def csv_query(self) -> str:
+        """The query of the same figures as CSV."""
+        t = self.thresholds
+        return (
+            f"from={self.period.start.isoformat()}&to={self.period.end.isoformat()}"
+            f"&short={t.short_abandon}&sl1={t.first}&sl2={t.second}&format=csv"
+        )
+
+
+def _figures_query(
+    request: Request[Any, Any, Any],
+    start: Annotated[str, QueryParameter(name="from", max_length=32)] = "",
+    end: Annotated[str, QueryParameter(name="to", max_length=32)] = "",
+    format: FormatQuery = "",
+    short: SecondsQuery = "",
+    sl1: SecondsQuery = "",
+    sl2: SecondsQuery = "",
+) -> FiguresQuery:
+    period = _period(start, end, _now(request))
+    thresholds = _thresholds(short, sl1, sl2)
+    if format not in {"", "html", "csv"}:
+        raise _bad("format", "format: use 'csv' or leave it out")
+    return FiguresQuery(period, thresholds, format)
+
+
+FIGURES_QUERY = {"figures_query": Provide(_figures_query, sync_to_thread=False)}
+
+
 def _label(language: str, key: str, thresholds: Thresholds) -> str:
     return translate(
         language, f"figures.fig.{key}", short=thresholds.short_abandon, sl1=thresholds.first, sl2=thresholds.second
@@ -214,25 +253,25 @@ class FiguresAdminController(Controller):
     tags = ("figures",)
     include_in_schema = False
 
-    @get("/", operation_id="kommuneFigures", opt=ADMIN, summary="A kommune's figures against its targets")
+    @get(
+        "/",
+        operation_id="kommuneFigures",
+        opt=ADMIN,
+        summary="A kommune's figures against its targets",
+        dependencies=FIGURES_QUERY,
+    )
     async def dashboard(
         self,
         request: Request[Any, Any, Any],
         code: CodeParameter,
-        start: Annotated[str, QueryParameter(name="from", max_length=32)] = "",
-        end: Annotated[str, QueryParameter(name="to", max_length=32)] = "",
-        format: FormatQuery = "",
-        short: SecondsQuery = "",
-        sl1: SecondsQuery = "",
-        sl2: SecondsQuery = "",
+        figures_query: NamedDependency[FiguresQuery],
         table: Annotated[
             str, QueryParameter(description="CSV of: figures (default), days, topics or heatmap", max_length=16)
         ] = "figures",
     ) -> Template | Response[str]:
         tenant = await _tenant_or_404(code)
         now = _now(request)
-        period = _period(start, end, now)
-        thresholds = _thresholds(short, sl1, sl2)
+        period, thresholds, format = figures_query.period, figures_query.thresholds, figures_query.format
         language = request.state.lang
         report = await service.compute(period, kommune=code, now=now, thresholds=thresholds)
         goals = await targets.targets_for(code)
@@ -260,8 +299,6 @@ class FiguresAdminController(Controller):
                 ],
                 f"figures-{code}-{period.start.isoformat()}-{period.end.isoformat()}.csv",
             )
-        if format not in {"", "html"}:
-            raise _bad("format", "format: use 'csv' or leave it out")
         return page(request, "figures/dashboard.html", await _dashboard_context(request, tenant, report, rows, goals))
 
     @get("/targets", operation_id="kommuneTargetsForm", opt=ADMIN, summary="The kommune's targets (form)")
@@ -331,8 +368,7 @@ async def _dashboard_context(
         "heat": heat,
         "best": best_times.rank(heat, report.period),
         "published": await repository.best_times_published(tenant.code),
-        "csv_query": f"from={report.period.start.isoformat()}&to={report.period.end.isoformat()}"
-        f"&short={t.short_abandon}&sl1={t.first}&sl2={t.second}&format=csv",
+        "csv_query": FiguresQuery(report.period, t, "csv").csv_query(),
         "chart_days": charts.day_bars(
             report.days,
             title=translate(language, "figures.chart.days"),
@@ -419,25 +455,23 @@ class FederationFiguresController(Controller):
     tags = ("figures",)
     include_in_schema = False
 
-    @get("/", operation_id="federationFigures", opt=COORDINATOR, summary="The federation's figures per kommune")
+    @get(
+        "/",
+        operation_id="federationFigures",
+        opt=COORDINATOR,
+        summary="The federation's figures per kommune",
+        dependencies=FIGURES_QUERY,
+    )
     async def dashboard(
         self,
         request: Request[Any, Any, Any],
-        start: Annotated[str, QueryParameter(name="from", max_length=32)] = "",
-        end: Annotated[str, QueryParameter(name="to", max_length=32)] = "",
-        format: FormatQuery = "",
+        figures_query: NamedDependency[FiguresQuery],
         sort: Annotated[str, QueryParameter(max_length=32)] = "offered",
-        short: SecondsQuery = "",
-        sl1: SecondsQuery = "",
-        sl2: SecondsQuery = "",
     ) -> Template | Response[str]:
         now = _now(request)
-        period = _period(start, end, now)
-        thresholds = _thresholds(short, sl1, sl2)
+        period, thresholds, format = figures_query.period, figures_query.thresholds, figures_query.format
         if sort not in FIGURES and sort != "name":
             raise _bad("sort", f"sort: there is no figure called {sort[:32]!r}")
-        if format not in {"", "html", "csv"}:
-            raise _bad("format", "format: use 'csv' or leave it out")
         language = request.state.lang
         report = await service.compute(
             period, kommune=None, now=now, thresholds=thresholds, by_kommune=True, detail=False
@@ -490,6 +524,7 @@ class FederationFiguresController(Controller):
                 for c in columns
             ]
         total_values = report.total.values()
+        chart = _federation_chart(language, table, all_goals, thresholds)
         return page(
             request,
             "figures/federation.html",
@@ -499,10 +534,10 @@ class FederationFiguresController(Controller):
                 "thresholds": thresholds,
                 "columns": columns,
                 "table": table,
+                "chart": chart,
                 "sort": sort,
                 "total": [_format(total_values[c["key"]], c["unit"]) for c in columns],
-                "csv_query": f"from={period.start.isoformat()}&to={period.end.isoformat()}"
-                f"&short={thresholds.short_abandon}&sl1={thresholds.first}&sl2={thresholds.second}&format=csv",
+                "csv_query": figures_query.csv_query(),
                 "base_query": f"from={period.start.isoformat()}&to={period.end.isoformat()}",
                 # Looked up once: the table has a cell per kommune and figure.
                 "met_label": translate(language, "figures.met"),
@@ -511,17 +546,44 @@ class FederationFiguresController(Controller):
         )
 
 
+def _federation_chart(
+    language: str, table: list[dict[str, Any]], all_goals: dict[str, dict[str, targets.Target]], t: Thresholds
+) -> Markup:
+    """The federation dashboard's picture: calls, answer speed and first-contact resolution per kommune, the last
+    two against each kommune's own target, in the table's order."""
+
+    def panel(key: str) -> charts.Panel:
+        unit = {"seconds": " s", "percent": " %"}.get(FIGURES[key].unit, "")
+        return charts.Panel(
+            title=_label(language, key, t),
+            unit=unit,
+            values=[row["values"][key] for row in table],
+            targets=[all_goals.get(row["code"], targets.DEFAULTS).get(key) for row in table],
+        )
+
+    return charts.kommune_panels(
+        [row["name"] for row in table],
+        [panel("offered"), panel("asa"), panel("fcr")],
+        title=translate(language, "figures.chart.federation"),
+        met_label=translate(language, "figures.met"),
+        missed_label=translate(language, "figures.missed"),
+        target_label=translate(language, "figures.target"),
+    )
+
+
 def _survey_refused(request: Request[Any, Any, Any], error: survey.SurveyError, tenant: Any = None) -> Template:
     return page(
         request,
         "figures/survey_closed.html",
         {"problem": error.problem, "detail": error.message, "tenant": tenant},
-        status_code=error.status,
+        status_code=_refused_status(request, error.status) if request.method == "POST" else error.status,
     )
 
 
 class SurveyController(Controller):
-    """The citizen's survey page: public (the random token is the only key), works once, expires."""
+    """The citizen's survey page: public (the random token is the only key), works once, expires. One question
+    first; the optional follow-up is the next step, posted to the same address with its own token (``followup``).
+    Plain form posts; with htmx the same posts swap only the survey's section."""
 
     path = "/survey"
     tags = ("figures",)
@@ -536,8 +598,10 @@ class SurveyController(Controller):
         tenant = await tenancy.get_tenant(open_survey.kommune_code)
         return page(request, "figures/survey.html", _survey_context(tenant, token, {}))
 
-    @post("/{token:str}", operation_id="answerSurvey", opt=public(), summary="Answer the satisfaction survey")
+    @post("/{token:str}", operation_id="answerSurvey", opt=public(), summary="Answer the satisfaction question")
     async def answer(self, request: Request[Any, Any, Any], token: TokenParameter, data: FormData) -> Template:
+        if _form_value(data, "followup"):
+            return await _answer_followup(request, token, data)
         now = _now(request)
         try:
             open_survey = await survey.open_survey(token, now)
@@ -545,30 +609,70 @@ class SurveyController(Controller):
             return _survey_refused(request, error)
         tenant = await tenancy.get_tenant(open_survey.kommune_code)
         try:
-            await survey.submit(token, data, now)
+            _, followup = await survey.submit(token, data, now)
         except survey.SurveyError as error:
-            if error.status == 400:
+            if error.status == 422:
                 context = _survey_context(tenant, token, data)
-                context["error"] = error.message
                 context["error_field"] = error.field
-                return page(request, "figures/survey.html", context, status_code=400)
+                return page(request, "figures/survey.html", context, status_code=_refused_status(request, 422))
             return _survey_refused(request, error, tenant)
-        return page(request, "figures/survey_thanks.html", {"tenant": tenant})
+        context = _followup_context(tenant, token, open_survey.kommune_code, followup, {})
+        return page(request, "figures/survey_more.html", context)
+
+
+async def _answer_followup(request: Request[Any, Any, Any], token: str, data: dict[str, Any]) -> Template:
+    """The optional follow-up, posted to the same address: its own one-use token (not the used link) decides."""
+    followup = _form_value(data, "followup")[:100]
+    kommune = _form_value(data, "kommune")[:4]
+    tenant = await tenancy.get_tenant(kommune) if _CODE.match(kommune) else None
+    try:
+        await survey.submit_followup(followup, data, _now(request))
+    except survey.SurveyError as error:
+        if error.status == 422:
+            context = _followup_context(tenant, token, kommune, followup, data)
+            context["error_field"] = error.field
+            return page(request, "figures/survey_more.html", context, status_code=_refused_status(request, 422))
+        return _survey_refused(request, error, tenant)
+    return page(request, "figures/survey_thanks.html", {"tenant": tenant})
+
+
+def _refused_status(request: Request[Any, Any, Any], status: int) -> int:
+    """A refused answer is 422 (or 410 for a closed link); to htmx it is sent as 200, because htmx swaps no error
+    response and the citizen would see nothing happen. The page is the same either way."""
+    return 200 if request.headers.get("hx-request") == "true" else status
+
+
+def _form_value(form: dict[str, Any], name: str) -> str:
+    raw = form.get(name, "")
+    return str(raw[0] if isinstance(raw, list) else raw)
+
+
+def _colour(tenant: Any) -> str:
+    if tenant is not None and tenant.definition.letterhead is not None:
+        colour: str = tenant.definition.letterhead.primary_colour
+        return colour
+    return "#1f5f8b"
 
 
 def _survey_context(tenant: Any, token: str, form: dict[str, Any]) -> dict[str, Any]:
-    def value(name: str) -> str:
-        raw = form.get(name, "")
-        return str(raw[0] if isinstance(raw, list) else raw)
-
-    colour = "#1f5f8b"
-    if tenant is not None and tenant.definition.letterhead is not None:
-        colour = tenant.definition.letterhead.primary_colour
     return {
         "tenant": tenant,
         "token": token,
-        "colour": colour,
-        "chosen": {name: value(name) for name in ("satisfaction", "treated_well", "nps")},
+        "colour": _colour(tenant),
+        "chosen": {"satisfaction": _form_value(form, "satisfaction")},
+    }
+
+
+def _followup_context(tenant: Any, token: str, kommune: str, followup: str, form: dict[str, Any]) -> dict[str, Any]:
+    # The kommune travels with the follow-up form only to brand the page; the token alone decides what is stored.
+    return {
+        "tenant": tenant,
+        "token": token,
+        "kommune": kommune,
+        "followup": followup,
+        "colour": _colour(tenant),
+        "chosen": {name: _form_value(form, name) for name in ("treated_well", "nps", "comment")},
+        "max_comment": survey.MAX_COMMENT,
     }
 
 

@@ -49,6 +49,12 @@ MESSAGES: dict[str, dict[str, str]] = {
         "figures.no_topic": "(intet emne)",
         "figures.unknown_kommune": "(ukendt nummer)",
         "figures.chart.days": "Opkald pr. dag: tilbudt og besvaret",
+        "figures.chart.federation": "Kommunerne side om side: opkald, ventetid og løst ved første kontakt mod målene",
+        "figures.chart.federation_lead": (
+            "Én række pr. kommune i tabellens rækkefølge. Den lodrette streg er kommunens mål; en rød søjle med ✗ "
+            "har ikke nået målet."
+        ),
+        "figures.federation_table": "Alle tal som tabel",
         "figures.chart.sl": "Serviceniveau pr. dag (besvaret inden {sl1} s) mod målet",
         "figures.chart.topics": "Opkald pr. emne",
         "figures.chart.csat": "Tilfredse borgere pr. emne",
@@ -123,6 +129,21 @@ MESSAGES: dict[str, dict[str, str]] = {
         "figures.survey.used": "Undersøgelsen er allerede besvaret. Tak!",
         "figures.survey.expired": "Linket er udløbet (et link virker i 14 dage).",
         "figures.survey.error": "Svaret blev ikke gemt",
+        "figures.survey.scale.1": "Meget utilfreds",
+        "figures.survey.scale.2": "Utilfreds",
+        "figures.survey.scale.3": "Hverken eller",
+        "figures.survey.scale.4": "Tilfreds",
+        "figures.survey.scale.5": "Meget tilfreds",
+        "figures.survey.counted": "Dit svar er gemt. Vil du svare på lidt mere? Det er frivilligt.",
+        "figures.survey.comment": "Vil du skrive en kommentar? (frivilligt; skriv ikke dit CPR-nummer)",
+        "figures.survey.more_send": "Send",
+        "figures.survey.skip": "Nej tak, jeg er færdig",
+        "figures.survey.followup_used": "Spørgsmålene er allerede besvaret. Tak!",
+        "figures.survey.followup_expired": "Tiden til de ekstra spørgsmål er gået. Dit første svar er gemt.",
+        "figures.survey.bad.satisfaction": "Vælg et tal fra 1 til 5.",
+        "figures.survey.bad.treated_well": "Svar ja eller nej, eller vælg »Vil ikke svare«.",
+        "figures.survey.bad.nps": "Vælg et tal fra 0 til 10, eller »Vil ikke svare«.",
+        "figures.survey.bad.comment": "Kommentaren må højst være {most} tegn.",
         "figures.nav": "Nøgletal",
     },
     "en": {
@@ -171,6 +192,14 @@ MESSAGES: dict[str, dict[str, str]] = {
         "figures.no_topic": "(no topic)",
         "figures.unknown_kommune": "(unknown number)",
         "figures.chart.days": "Calls per day: offered and answered",
+        "figures.chart.federation": (
+            "The kommuner side by side: calls, answer speed and first-contact resolution against the targets"
+        ),
+        "figures.chart.federation_lead": (
+            "One row per kommune in the table's order. The upright mark is the kommune's target; a red bar with ✗ "
+            "has missed it."
+        ),
+        "figures.federation_table": "All figures as a table",
         "figures.chart.sl": "Service level per day (answered within {sl1} s) against the target",
         "figures.chart.topics": "Calls per topic",
         "figures.chart.csat": "Satisfied citizens per topic",
@@ -246,6 +275,21 @@ MESSAGES: dict[str, dict[str, str]] = {
         "figures.survey.used": "The survey has already been answered. Thank you!",
         "figures.survey.expired": "The link has expired (a link works for 14 days).",
         "figures.survey.error": "The answer was not saved",
+        "figures.survey.scale.1": "Very dissatisfied",
+        "figures.survey.scale.2": "Dissatisfied",
+        "figures.survey.scale.3": "Neither",
+        "figures.survey.scale.4": "Satisfied",
+        "figures.survey.scale.5": "Very satisfied",
+        "figures.survey.counted": "Your answer is saved. Would you like to tell us a little more? It is optional.",
+        "figures.survey.comment": "Would you like to add a comment? (optional; do not write your CPR number)",
+        "figures.survey.more_send": "Send",
+        "figures.survey.skip": "No thanks, I am done",
+        "figures.survey.followup_used": "These questions have already been answered. Thank you!",
+        "figures.survey.followup_expired": "The time for the extra questions has run out. Your first answer is saved.",
+        "figures.survey.bad.satisfaction": "Choose a number from 1 to 5.",
+        "figures.survey.bad.treated_well": "Answer yes or no, or choose “Rather not say”.",
+        "figures.survey.bad.nps": "Choose a number from 0 to 10, or “Rather not say”.",
+        "figures.survey.bad.comment": "The comment may be at most {most} characters.",
         "figures.nav": "Figures",
     },
 }

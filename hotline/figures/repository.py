@@ -13,9 +13,8 @@ import datetime as dt
 from dataclasses import dataclass
 from typing import Any
 
-from piccolo.engine.postgres import PostgresEngine
-
 from hotline.calls.tables import Call
+from hotline.db.dialect import Dialect, dialect
 from hotline.db.engine import aware as aware  # shared by every area: naive SQLite timestamps are UTC
 from hotline.db.engine import transaction as transaction  # one write-transaction rule for every area
 from hotline.db.engine import utc as utc
@@ -24,27 +23,6 @@ from hotline.figures.tables import BestTimesPublication, FigureTarget, SurveyAns
 
 def in_transaction() -> bool:
     return bool(Call._meta.db.transaction_exists())
-
-
-@dataclass(frozen=True)
-class Dialect:
-    postgres: bool
-
-    def seconds(self, start: str, end: str) -> str:
-        """Seconds from ``start`` to ``end`` (column names), to the millisecond."""
-        if self.postgres:
-            return f"EXTRACT(EPOCH FROM ({end} - {start}))"
-        return f"ROUND((julianday({end}) - julianday({start})) * 86400.0, 3)"
-
-    def utc_hour(self, column: str) -> str:
-        """``YYYY-MM-DD HH`` of the UTC hour ``column`` falls in."""
-        if self.postgres:
-            return f"to_char({column} AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24')"
-        return f"substr({column}, 1, 13)"
-
-
-def dialect() -> Dialect:
-    return Dialect(postgres=isinstance(Call._meta.db, PostgresEngine))
 
 
 @dataclass(frozen=True)
@@ -198,6 +176,7 @@ async def handoff_totals(
 _SURVEY_MEASURES = """COUNT(*) AS surveys,
         SUM(CASE WHEN satisfaction >= 4 THEN 1 ELSE 0 END) AS satisfied,
         SUM(CASE WHEN treated_well THEN 1 ELSE 0 END) AS treated_well,
+        SUM(CASE WHEN treated_well IS NOT NULL THEN 1 ELSE 0 END) AS treated_answers,
         SUM(CASE WHEN nps IS NOT NULL THEN 1 ELSE 0 END) AS nps_answers,
         SUM(CASE WHEN nps >= 9 THEN 1 ELSE 0 END) AS promoters,
         SUM(CASE WHEN nps <= 6 THEN 1 ELSE 0 END) AS detractors"""
@@ -263,6 +242,32 @@ async def use_survey_link(token_hash: str, now: dt.datetime) -> bool:
 
 async def insert_survey_answer(values: dict[str, Any]) -> None:
     await SurveyAnswer.insert(SurveyAnswer(**values)).run()
+
+
+async def followup_until(followup_hash: str) -> dt.datetime | None:
+    """Until when the follow-up of the answer with this token can be given (``None``: no such open follow-up)."""
+    row = (
+        await SurveyAnswer.select(SurveyAnswer.followup_until)
+        .where(SurveyAnswer.followup_hash == followup_hash)
+        .first()
+        .run()
+    )
+    return aware(row["followup_until"]) if row and row["followup_until"] is not None else None
+
+
+async def answer_followup(followup_hash: str, now: dt.datetime, values: dict[str, Any]) -> bool:
+    """Add the optional follow-up to its answer and close it, in one conditional UPDATE: a token works once and
+    only until it expires. ``values`` None-valued fields stay unanswered."""
+    rows = await SurveyAnswer.raw(
+        "UPDATE survey_answer SET treated_well = {}, nps = {}, comment = {}, followup_hash = NULL, "
+        "followup_until = NULL WHERE followup_hash = {} AND followup_until > {} RETURNING id",
+        values["treated_well"],
+        values["nps"],
+        values["comment"],
+        followup_hash,
+        utc(now),
+    ).run()
+    return bool(rows)
 
 
 # -- best times ---------------------------------------------------------------------------------------------

@@ -151,6 +151,7 @@ class Figures:
     surveys: int = 0
     satisfied: int = 0
     treated_well: int = 0
+    treated_answers: int = 0
     nps_answers: int = 0
     promoters: int = 0
     detractors: int = 0
@@ -207,7 +208,8 @@ class Figures:
             "handoffs_overdue": self.handoffs_overdue,
             "surveys": self.surveys,
             "csat": _share(self.satisfied, self.surveys),
-            "good_treatment": _share(self.treated_well, self.surveys),
+            # of those who answered the optional follow-up question, not of every answer
+            "good_treatment": _share(self.treated_well, self.treated_answers),
             "nps": self.nps,
         }
 

@@ -4,6 +4,11 @@ Other areas invite a citizen with :func:`create_survey_link` and put the URL in 
 after the call's wrap-up). The token is 32 random bytes, URL-safe; only its SHA-256 is stored. The answer keeps the
 kommune, the topic, the channel and the contact date — no call id, no number, no address — and has no reference to
 the link, so it cannot be traced back to a person.
+
+One question first: answering the satisfaction question uses the link and stores the answer at once, so a citizen
+who stops there still counts. The optional follow-up (treated well, NPS, a comment) is then allowed by a fresh
+random token given with the follow-up page, stored as a hash on the answer (not on the link), working once and for
+:data:`FOLLOWUP_LIFETIME`.
 """
 
 from __future__ import annotations
@@ -16,8 +21,11 @@ from typing import Any, Final
 
 from hotline.figures import repository
 from hotline.figures.service import CPH
+from hotline.lib.cpr import mask_cpr
 
 LINK_LIFETIME: Final = dt.timedelta(days=14)
+FOLLOWUP_LIFETIME: Final = dt.timedelta(hours=2)
+MAX_COMMENT: Final = 1000
 CHANNELS: Final = ("phone", "letter", "email")
 
 
@@ -99,34 +107,46 @@ def _field(form: dict[str, Any], name: str) -> str:
 
 
 @dataclass(frozen=True)
-class Answer:
-    satisfaction: int
-    treated_well: bool
+class FollowUp:
+    treated_well: bool | None
     nps: int | None
+    comment: str
 
 
-def parse_answer(form: dict[str, Any]) -> Answer:
-    """Satisfaction 1–5 (required), treated well yes/no (required), NPS 0–10 (optional)."""
+def parse_satisfaction(form: dict[str, Any]) -> int:
+    """The one question: satisfaction 1–5 (required)."""
     text = _field(form, "satisfaction")
     if not text.isdigit() or not 1 <= int(text) <= 5:
-        raise SurveyError(400, "invalid", "satisfaction: choose a number from 1 to 5", "satisfaction")
+        raise SurveyError(422, "invalid", "satisfaction: choose a number from 1 to 5", "satisfaction")
+    return int(text)
+
+
+def parse_followup(form: dict[str, Any]) -> FollowUp:
+    """The optional follow-up: treated well yes/no, NPS 0–10 and a comment, each may be left empty. A comment
+    keeps no CPR number (masked before it is stored)."""
     treated = _field(form, "treated_well")
-    if treated not in {"yes", "no"}:
-        raise SurveyError(400, "invalid", "treated_well: answer yes or no", "treated_well")
+    if treated not in {"", "yes", "no"}:
+        raise SurveyError(422, "invalid", "treated_well: answer yes or no, or leave it empty", "treated_well")
     nps_text = _field(form, "nps")
     nps: int | None = None
     if nps_text:
         if not nps_text.isdigit() or not 0 <= int(nps_text) <= 10:
-            raise SurveyError(400, "invalid", "nps: choose a number from 0 to 10, or leave it empty", "nps")
+            raise SurveyError(422, "invalid", "nps: choose a number from 0 to 10, or leave it empty", "nps")
         nps = int(nps_text)
-    return Answer(int(text), treated == "yes", nps)
+    comment = _field(form, "comment")
+    if len(comment) > MAX_COMMENT:
+        raise SurveyError(422, "invalid", f"comment: at most {MAX_COMMENT} characters", "comment")
+    return FollowUp(None if not treated else treated == "yes", nps, mask_cpr(comment))
 
 
-async def submit(token: str, form: dict[str, Any], now: dt.datetime) -> OpenSurvey:
-    """Check the answer, then use the link and store the answer in one transaction: a bad answer stores nothing
-    and leaves the link usable; a second submission of the same link stores nothing."""
+async def submit(token: str, form: dict[str, Any], now: dt.datetime) -> tuple[OpenSurvey, str]:
+    """Check the satisfaction answer, then use the link and store the answer in one transaction: a bad answer
+    stores nothing and leaves the link usable; a second submission of the same link stores nothing. Follow-up
+    fields sent along (an older form) are stored too. Returns the survey and the follow-up token."""
     survey = await open_survey(token, now)
-    answer = parse_answer(form)
+    satisfaction = parse_satisfaction(form)
+    extra = parse_followup(form)
+    followup = secrets.token_urlsafe(32)
     async with repository.transaction():
         if not await repository.use_survey_link(_hash(token), now):
             raise SurveyError(410, "used", "This survey has already been answered. Thank you!")
@@ -136,9 +156,34 @@ async def submit(token: str, form: dict[str, Any], now: dt.datetime) -> OpenSurv
                 "topic": survey.topic,
                 "channel": survey.channel,
                 "contact_date": survey.contact_date,
-                "satisfaction": answer.satisfaction,
-                "treated_well": answer.treated_well,
-                "nps": answer.nps,
+                "satisfaction": satisfaction,
+                "treated_well": extra.treated_well,
+                "nps": extra.nps,
+                "comment": extra.comment,
+                "followup_hash": _hash(followup),
+                "followup_until": repository.utc(now + FOLLOWUP_LIFETIME),
             }
         )
-    return survey
+    return survey, followup
+
+
+async def check_followup(followup: str, now: dt.datetime) -> None:
+    """Refuse a follow-up token that is unknown, already used (410 "used") or past its time (410 "expired")."""
+    until = await repository.followup_until(_hash(followup)) if followup and len(followup) <= 100 else None
+    if until is None:
+        raise SurveyError(410, "followup_used", "These questions have already been answered. Thank you!")
+    if until <= now:
+        raise SurveyError(
+            410, "followup_expired", "The time for these questions has run out; your first answer counts."
+        )
+
+
+async def submit_followup(followup: str, form: dict[str, Any], now: dt.datetime) -> None:
+    """Add the optional follow-up to its answer, once. A bad value stores nothing and the token still works;
+    ``skip`` closes the follow-up with nothing added."""
+    await check_followup(followup, now)
+    answer = FollowUp(None, None, "") if _field(form, "skip") else parse_followup(form)
+    values = {"treated_well": answer.treated_well, "nps": answer.nps, "comment": answer.comment}
+    async with repository.transaction():
+        if not await repository.answer_followup(_hash(followup), now, values):
+            raise SurveyError(410, "followup_used", "These questions have already been answered. Thank you!")

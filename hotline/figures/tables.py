@@ -5,7 +5,7 @@ to it is stored as a SHA-256 hash of its random token (the token itself exists o
 the answer row does not point back to the link, so an answer cannot be traced to a call or a caller.
 """
 
-from piccolo.columns import Boolean, Date, Integer, Real, Timestamptz, Varchar
+from piccolo.columns import Boolean, Date, Integer, Real, Text, Timestamptz, Varchar
 from piccolo.columns.defaults.timestamptz import TimestamptzNow
 from piccolo.table import Table
 
@@ -36,15 +36,23 @@ class SurveyLink(Table, tablename="survey_link"):
 
 
 class SurveyAnswer(Table, tablename="survey_answer"):
-    """A citizen's answer: satisfaction 1–5, treated well yes/no, optional NPS 0–10; no personal data."""
+    """A citizen's answer: satisfaction 1–5 (the one question first), then optionally treated well yes/no, NPS
+    0–10 and a comment with any CPR number masked; no personal data.
+
+    The optional follow-up is allowed by ``followup_hash``, the SHA-256 of a fresh random token handed to the
+    citizen with the follow-up page (not the survey link's), until ``followup_until``; it is cleared when the
+    follow-up is answered, so it works once and an answer still cannot be traced to the link or the call."""
 
     kommune_code = Varchar(length=4, index=True)
     topic = Varchar(length=64, default="")
     channel = Varchar(length=16, default="phone")
     contact_date = Date(index=True)
     satisfaction = Integer()
-    treated_well = Boolean()
+    treated_well = Boolean(null=True, default=None)
     nps = Integer(null=True, default=None)
+    comment = Text(default="")
+    followup_hash = Varchar(length=64, null=True, default=None, index=True)
+    followup_until = Timestamptz(null=True, default=None)
 
 
 class BestTimesPublication(Table, tablename="best_times_publication"):

@@ -247,3 +247,31 @@ async def test_a_published_best_times_page_shows_the_quietest_open_hours(
     ).status_code == 400
     await client.post("/admin/0751/figures/best-times", data={"published": "no"}, headers=headers)
     assert (await client.get("/k/0751/best-times", headers=HTML)).status_code == 404
+
+
+async def test_the_federation_dashboard_draws_each_kommune_against_its_targets(
+    http: tuple[httpx.AsyncClient, Litestar],
+) -> None:
+    client, app = http
+    headers = await as_(client, app, COORDINATOR)
+    page = await client.get(f"/figures?{AUTUMN}&sort=asa", headers=HTML | headers)
+    assert page.status_code == 200, page.text
+    picture = page.text.split('<section class="panel" aria-labelledby="chart-h">')[1].split("</section>")[0]
+    assert '<svg class="chart"' in picture
+    assert 'role="img"' in picture
+    assert "<title id=" in picture
+    assert "Kommunerne side om side" in picture
+    assert "<desc id=" in picture
+    # Each bar carries its kommune, figure, value and target (the default ASA ≤ 50 s, FCR ≥ 70 %).
+    assert "Aarhus Kommune: Gennemsnitlig ventetid før svar 30.9 s (Mål ≤ 50 s), Nået" in picture
+    assert "Horsens Kommune: Gennemsnitlig ventetid før svar 40 s (Mål ≤ 50 s), Nået" in picture
+    assert "Aarhus Kommune: Løst ved første kontakt 70 % (Mål ≥ 70 %), Nået" in picture
+    # Rows follow the table's order (sorted by ASA, slowest first).
+    assert picture.index(">Horsens Kommune<") < picture.index(">Aarhus Kommune<")
+    # The numbers stay available as a table below the picture, opened when a column was chosen.
+    assert '<details class="panel" open>' in page.text
+    assert page.text.index("chart-h") < page.text.index("<table")
+    default = await client.get(f"/figures?{AUTUMN}&lang=en", headers=HTML | headers)
+    assert '<details class="panel">' in default.text
+    assert "Aarhus Kommune: Average speed of answer 30.9 s (Target ≤ 50 s), Met" in default.text
+    assert "style=" not in default.text
