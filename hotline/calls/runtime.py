@@ -233,8 +233,7 @@ class CallsRuntime:
             await service.assign(now, self.options, effects)
         if self._last_heartbeat is None or now - self._last_heartbeat >= HEARTBEAT_EVERY:
             self._last_heartbeat = now
-            async with repo.transaction():
-                await repo.touch_agents(sorted(self.connections), self.node, now)
+            await repo.touch_agents(sorted(self.connections), self.node, now)
         if self._last_topic_counts is None or now - self._last_topic_counts >= TOPIC_COUNTS_EVERY:
             self._last_topic_counts = now
             await self._refresh_topic_counts(now)
