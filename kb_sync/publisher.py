@@ -16,7 +16,6 @@ key (what a cold-starting replica reads) is always the newest version.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -29,8 +28,8 @@ from nats.js.kv import KeyValue
 from hotline.knowledge import repository
 from hotline.knowledge import service as knowledge
 from hotline.server.nats import NatsConnection
+from kb_sync.outbox_loop import OutboxLoop
 from kb_sync.subjects import BUCKET
-from kb_sync.tasks import stop_task
 
 log = logging.getLogger(__name__)
 
@@ -92,10 +91,6 @@ async def put_newest(kv: KeyValue, key: str, payload: bytes, written: Written | 
     raise RuntimeError("the key kept changing under the publisher")
 
 
-_IDLE_POLL = 1.0
-_RETRY_DELAY = 0.5
-
-
 async def ensure_bucket(connection: NatsConnection, *, history: int = 5) -> KeyValue:
     """The KV bucket, created if it does not exist (file storage: it must survive a server restart)."""
     client = connection.client
@@ -109,7 +104,7 @@ async def ensure_bucket(connection: NatsConnection, *, history: int = 5) -> KeyV
         )
 
 
-class OutboxPublisher:
+class OutboxPublisher(OutboxLoop[NatsConnection]):
     """Drains the knowledge outbox into the KV bucket; ``notify()`` after a commit to publish at once."""
 
     def __init__(
@@ -119,27 +114,17 @@ class OutboxPublisher:
         transaction: Callable[[], Any] | None = None,
         rebuild_empty_bucket: bool = True,
     ) -> None:
-        self.connection = connection
+        super().__init__(connection, name="kb-outbox-publisher", what="knowledge outbox", log=log)
         self.rebuild_empty_bucket = rebuild_empty_bucket
         self._transaction = transaction or repository.transaction
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
         self._kv: KeyValue | None = None
         self._kv_client: object | None = None
         self._written: Written = {}
         self.published = 0
 
-    def notify(self) -> None:
-        self._wake.set()
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="kb-outbox-publisher")
-
-    async def stop(self) -> None:
-        self._stopping = True
-        self._wake.set()
-        await stop_task(self._task, grace=3.0)
+    def forget_connection_state(self) -> None:
+        # The bucket may have been lost with the server: look it up (and maybe rebuild it) on the next batch.
+        self._kv = None
 
     async def _bucket(self) -> KeyValue:
         # A new client object (after a full reconnect) needs a new JetStream context.
@@ -171,23 +156,6 @@ class OutboxPublisher:
         await repository.outbox_delete([row["id"] for row in rows])
         self.published += len(newest)
         return len(rows)
-
-    async def _run(self) -> None:
-        while not self._stopping:
-            try:
-                if not await self.connection.wait_connected(_IDLE_POLL):
-                    continue
-                while not self._stopping and await self.drain_once():
-                    pass
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), _IDLE_POLL)
-                self._wake.clear()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # NATS or the database is away; the rows stay in the outbox
-                log.info("knowledge outbox not drained (%s); retrying", type(exc).__name__)
-                self._kv = None
-                await asyncio.sleep(_RETRY_DELAY)
 
 
 async def _gather_puts(puts: Any) -> None:

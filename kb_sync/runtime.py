@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 
 from hotline.config import NatsSettings
 from hotline.server.nats import NatsConnection
+from kb_sync.outbox_loop import start_when_connected
 from kb_sync.publisher import OutboxPublisher
 from kb_sync.push import PushConsumer
 from kb_sync.replica import Clock, Replica
@@ -52,15 +53,9 @@ class KnowledgeSync:
         self._responder_task = asyncio.create_task(self._start_responder(), name="kb-rules-responder")
 
     async def _start_responder(self) -> None:
-        # Core subscriptions survive reconnects (nats-py resubscribes), so registering once is enough.
-        while True:
-            if await self.connection.wait_connected(1.0):
-                try:
-                    await self.responder.start()
-                    return
-                except Exception as exc:  # the connection dropped while registering
-                    log.info("kb-rules responder not registered (%s); retrying", type(exc).__name__)
-            await asyncio.sleep(0.2)
+        await start_when_connected(
+            self.connection, self.responder.start, failed="kb-rules responder not registered", log=log
+        )
 
     async def stop(self) -> None:
         await stop_task(self._responder_task)

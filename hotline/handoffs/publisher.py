@@ -27,13 +27,12 @@ from nats.js.errors import NotFoundError
 from hotline.handoffs import events, repository, service
 from hotline.letters.rendering import Renderer
 from hotline.server.nats import NatsConnection
+from kb_sync.outbox_loop import OutboxLoop, start_when_connected
 from kb_sync.tasks import stop_task
 
 log = logging.getLogger(__name__)
 
 BATCH = 200
-_IDLE_POLL = 1.0
-_RETRY_DELAY = 0.5
 _CODE = re.compile(r"^[0-9]{4}$")
 DUPLICATE_WINDOW = dt.timedelta(minutes=10)
 
@@ -61,27 +60,17 @@ async def ensure_stream(connection: NatsConnection) -> None:
         )
 
 
-class HandOffPublisher:
+class HandOffPublisher(OutboxLoop[NatsConnection]):
     """Drains the hand-off outbox into the ``HANDOFFS`` stream; ``notify()`` after a commit to publish at once."""
 
     def __init__(self, connection: NatsConnection) -> None:
-        self.connection = connection
-        self._wake = asyncio.Event()
-        self._task: asyncio.Task[None] | None = None
-        self._stopping = False
+        super().__init__(connection, name="handoff-outbox-publisher", what="hand-off outbox", log=log)
         self._stream_client: object | None = None
         self.published = 0
 
-    def notify(self) -> None:
-        self._wake.set()
-
-    async def start(self) -> None:
-        self._task = asyncio.create_task(self._run(), name="handoff-outbox-publisher")
-
-    async def stop(self) -> None:
-        self._stopping = True
-        self._wake.set()
-        await stop_task(self._task, grace=3.0)
+    def forget_connection_state(self) -> None:
+        # The stream may have been lost with the server: check (and create) it again on the next batch.
+        self._stream_client = None
 
     async def drain_once(self) -> int:
         """Publish one batch; returns how many outbox rows it cleared. Raises when NATS refuses or is away
@@ -111,23 +100,6 @@ class HandOffPublisher:
                 await repository.outbox_attempted([rows[len(done)]["id"]])
         self.published += len(done)
         return len(done)
-
-    async def _run(self) -> None:
-        while not self._stopping:
-            try:
-                if not await self.connection.wait_connected(_IDLE_POLL):
-                    continue
-                while not self._stopping and await self.drain_once():
-                    pass
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), _IDLE_POLL)
-                self._wake.clear()
-            except asyncio.CancelledError:
-                raise
-            except Exception as exc:  # NATS or the database is away; the rows stay in the outbox
-                log.info("hand-off outbox not drained (%s); retrying", type(exc).__name__)
-                self._stream_client = None
-                await asyncio.sleep(_RETRY_DELAY)
 
 
 class StatusResponder:
@@ -247,15 +219,9 @@ class HandOffsRuntime:
         return {"escalated": len(escalated), "cleared": cleared}
 
     async def _start_responder(self) -> None:
-        # Core subscriptions survive reconnects (nats-py resubscribes), so subscribing once is enough.
-        while True:
-            if await self.connection.wait_connected(1.0):
-                try:
-                    await self.responder.start()
-                    return
-                except Exception as exc:  # the connection dropped while subscribing
-                    log.info("hand-off status responder not subscribed (%s); retrying", type(exc).__name__)
-            await asyncio.sleep(0.2)
+        await start_when_connected(
+            self.connection, self.responder.start, failed="hand-off status responder not subscribed", log=log
+        )
 
     async def _sweep_forever(self) -> None:
         while not self._stopping.is_set():

@@ -7,8 +7,8 @@
 * ``/kb/report``: any signed-in person (an agent) reports a rule that is wrong or missing.
 
 Every write goes through :mod:`hotline.knowledge.service` in one transaction, so a refused form changes nothing;
-the form comes back with a message next to each wrong field. Reads of articles come from the replica (the same
-records agents see), history and diff from the database.
+the form comes back (422) with every problem next to its field, in the reader's language. Reads of articles come
+from the replica (the same records agents see), history and diff from the database.
 """
 
 from __future__ import annotations
@@ -161,6 +161,7 @@ async def _save(
             return await _form_page(request, place, form, article=article, status=status)
         _published(request)
         return Redirect(path=f"{place.base}/{saved.id}/edit?saved={saved.version}", status_code=303)
+    await form.check(place.scope)
     return await _form_page(request, place, form, article=article, status=422)
 
 

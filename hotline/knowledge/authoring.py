@@ -3,8 +3,12 @@ message next to every field that is wrong, and the preview exactly as agents wil
 
 Form values are plain strings. Times are entered as local wall-clock time (``datetime-local``) and read in the
 federation's time zone; links are one per line as ``Title | https://address``. Parsing collects every problem
-it can see on its own (dates, numbers, choices); the rules that need the database (known topic, the kommune's
-departments) are the service's, which reports the first one.
+it can see on its own (dates, numbers, choices); the rules of an article (known topic, the kommune's departments,
+lengths, the validity window) are the service's, which reports every one a save breaks. A form with both kinds of
+problem shows both at once (:meth:`ArticleForm.check`), so an author never fixes one field only to meet the next.
+
+Each problem is a :class:`service.Violation`: a message key and its values, put into words in the reader's
+language by the page (texts in :mod:`hotline.knowledge.messages`).
 """
 
 from __future__ import annotations
@@ -28,14 +32,15 @@ FIELDS = (
     "language", "version",
 )  # fmt: skip
 _LINK_FIELD = re.compile(r"^links\[\d+\]\.\w+$")
+_WINDOW_RULES = frozenset({"kb.error.ends_before_start", "kb.error.surge_window"})
 
 
 @dataclass
 class ArticleForm:
-    """What the form shows: the values as typed, and a message per field that is wrong."""
+    """What the form shows: the values as typed, and the problems of each field that is wrong."""
 
     values: dict[str, str]
-    errors: dict[str, str] = field(default_factory=dict)
+    errors: dict[str, list[service.Violation]] = field(default_factory=dict)
     draft: ArticleDraft | None = None
     base_version: int | None = None
 
@@ -43,12 +48,31 @@ class ArticleForm:
     def ok(self) -> bool:
         return not self.errors and self.draft is not None
 
-    def refuse(self, error: service.KnowledgeError) -> None:
-        """Put a service refusal next to its field (``links[2].url`` belongs to the links box)."""
-        name = "links" if _LINK_FIELD.match(error.field) else error.field
+    def add(self, violation: service.Violation) -> None:
+        """Put a problem next to its field (``links[2].url`` belongs to the links box)."""
+        name = "links" if _LINK_FIELD.match(violation.field) else violation.field
         if name not in FIELDS:
             name = "form"
-        self.errors[name] = error.message
+        self.errors.setdefault(name, []).append(violation)
+
+    def refuse(self, error: service.KnowledgeError) -> None:
+        """Put every problem of a service refusal next to its field."""
+        for violation in error.violations:
+            self.add(violation)
+
+    async def check(self, scope: str) -> None:
+        """Add the service's problems with what could be read to the problems found while reading the form. A field
+        that could not be read is left with its own message (its value was left out, so the service's opinion of
+        it would mislead)."""
+        if self.draft is None:
+            return
+        _, violations = await service.check(scope, self.draft)
+        unread = set(self.errors)
+        for violation in violations:
+            name = "links" if _LINK_FIELD.match(violation.field) else violation.field
+            if name in unread or (violation.key in _WINDOW_RULES and unread & {"valid_from", "valid_to"}):
+                continue
+            self.add(violation)
 
 
 def _text(data: Mapping[str, Any], name: str) -> str:
@@ -89,36 +113,42 @@ def blank_values(scope: str) -> dict[str, str]:
     return values
 
 
-def _moment(text: str, name: str, errors: dict[str, str]) -> dt.datetime | None:
+def _refuse(errors: dict[str, list[service.Violation]], name: str, key: str, **params: str | int) -> None:
+    errors.setdefault(name, []).append(service.violation(name, key, **params))
+
+
+def _moment(text: str, name: str, errors: dict[str, list[service.Violation]]) -> dt.datetime | None:
     text = text.strip()
     if not text:
         return None
     try:
         moment = dt.datetime.fromisoformat(text)
     except ValueError:
-        errors[name] = "must be a date and time, e.g. 2026-12-01T08:00"
+        _refuse(errors, name, "kb.error.date_time")
         return None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=ZONE)
     return moment.astimezone(dt.UTC)
 
 
-def _links(text: str, errors: dict[str, str]) -> tuple[Link, ...]:
+def _links(text: str, errors: dict[str, list[service.Violation]]) -> tuple[Link, ...]:
     links = []
     for number, line in enumerate(text.splitlines(), start=1):
         if not line.strip():
             continue
         title, separator, url = line.rpartition("|")
         if not separator or not title.strip() or not url.strip():
-            errors["links"] = f"line {number}: write 'Title | https://address'"
+            _refuse(errors, "links", "kb.error.link_line", number=number)
             return ()
         links.append(Link(title=title.strip(), url=url.strip()))
     return tuple(links)
 
 
 def parse(scope: str, data: Mapping[str, Any]) -> ArticleForm:
-    """Read the submitted form for an article of ``scope``. ``form.draft`` is set when every value could be read;
-    whether the draft is a valid article is the service's to say (:func:`service.validate`)."""
+    """Read the submitted form for an article of ``scope``. ``form.draft`` holds whatever could be read (a value
+    that could not be read is left at its default, with a message in ``form.errors``); whether the draft is a
+    valid article is the service's to say (:func:`service.validate`, or :meth:`ArticleForm.check` when reading
+    the form already found problems)."""
     values = {name: _text(data, name) for name in FIELDS}
     values["body"] = values["body"].replace("\r\n", "\n")
     values["links"] = values["links"].replace("\r\n", "\n")
@@ -127,13 +157,15 @@ def parse(scope: str, data: Mapping[str, Any]) -> ArticleForm:
     form = ArticleForm(values=values)
     errors = form.errors
     if not values["topic"].strip():
-        errors["topic"] = "choose a topic"
+        _refuse(errors, "topic", "kb.error.choose_topic")
     mode = values["mode"] or "add"
     if mode not in MODES:
-        errors["mode"] = f"must be one of {', '.join(MODES)}"
+        _refuse(errors, "mode", "kb.error.choice", choices=", ".join(MODES))
+        mode = "add"
     handling = values["handling"] or "solve"
     if handling not in HANDLINGS:
-        errors["handling"] = f"must be one of {', '.join(HANDLINGS)}"
+        _refuse(errors, "handling", "kb.error.choice", choices=", ".join(HANDLINGS))
+        handling = "solve"
     valid_from = _moment(values["valid_from"], "valid_from", errors)
     valid_to = _moment(values["valid_to"], "valid_to", errors)
     review_by = None
@@ -141,15 +173,13 @@ def parse(scope: str, data: Mapping[str, Any]) -> ArticleForm:
         try:
             review_by = dt.date.fromisoformat(values["review_by"].strip())
         except ValueError:
-            errors["review_by"] = "must be a date, e.g. 2027-03-31"
+            _refuse(errors, "review_by", "kb.error.date")
     links = _links(values["links"], errors)
     if values["version"].strip():
         try:
             form.base_version = int(values["version"])
         except ValueError:
-            errors["version"] = "must be a whole number"
-    if errors:
-        return form
+            _refuse(errors, "version", "kb.error.whole_number")
     form.draft = ArticleDraft(
         topic=values["topic"].strip(),
         title=values["title"],
@@ -170,7 +200,7 @@ def preview(scope: str, data: Mapping[str, Any], author: str, now: dt.datetime) 
     """The article as an agent would see it, from whatever the form holds right now (even if it is not yet
     valid): rendered by the same function that renders every published article."""
     values = {name: _text(data, name) for name in FIELDS}
-    ignored: dict[str, str] = {}
+    ignored: dict[str, list[service.Violation]] = {}
     mode = values["mode"] if values["mode"] in MODES else "add"
     handling = values["handling"] if values["handling"] in HANDLINGS else "solve"
     draft = ArticleDraft(

@@ -61,7 +61,12 @@ def _refused(error: service.KnowledgeError) -> Exception:
         return NotFoundException(detail=str(error))
     if error.problem == "forbidden":
         return PermissionDeniedException(detail=str(error))
-    return ValidationException(detail=str(error), extra=[{"key": error.field, "message": error.message}])
+    # ``detail`` starts with the first field as it always did; ``extra`` lists every field the save broke, with the
+    # message key and values for clients that word the message themselves.
+    extra = [
+        {"key": v.field, "message": v.message, "message_key": v.key, "params": dict(v.params)} for v in error.violations
+    ]
+    return ValidationException(detail=str(error), extra=extra)
 
 
 def _published(request: Request[Any, Any, Any]) -> None:

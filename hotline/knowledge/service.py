@@ -16,11 +16,12 @@ Articles outside their ``valid_from``/``valid_to`` window are left out.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import difflib
 import tomllib
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
@@ -30,6 +31,7 @@ import nh3
 from markdown_it import MarkdownIt
 
 from hotline.knowledge import repository
+from hotline.knowledge.messages import MESSAGES
 from hotline.knowledge.schemas import ArticleDraft, Diff, Version
 from hotline.tenancy import service as tenancy
 from kb_sync.subjects import (
@@ -57,14 +59,52 @@ _SEED_NAMESPACE = uuid.UUID("6f1c1d2e-5b7a-4c51-9a57-2f0c4e7b9d10")
 Problem = Literal["invalid", "not_found", "forbidden", "conflict"]
 
 
-class KnowledgeError(Exception):
-    """A refused change, naming the field: ``str(error)`` is "field: message" and safe to show the author."""
+@dataclass(frozen=True)
+class Violation:
+    """One rule a save breaks: the field it concerns, the key of its text in :mod:`hotline.knowledge.messages`
+    (``kb.error.*``) and the values that text needs. ``message`` is the English text (the API's, and the logs')."""
 
-    def __init__(self, field: str, message: str, problem: Problem = "invalid") -> None:
-        super().__init__(f"{field}: {message}")
+    field: str
+    key: str
+    params: Mapping[str, str | int] = dataclasses.field(default_factory=dict)
+
+    @property
+    def message(self) -> str:
+        return english(self.key, self.params)
+
+
+PLAIN = "kb.error.plain"
+"""The key of a refusal that has no text of its own in the messages: the text is its ``text`` value."""
+
+
+def english(key: str, params: Mapping[str, str | int]) -> str:
+    return MESSAGES["en"][key].format(**params)
+
+
+def violation(field: str, key: str, **params: str | int) -> Violation:
+    return Violation(field, key, params)
+
+
+class KnowledgeError(Exception):
+    """A refused change, naming the field: ``str(error)`` is "field: message" and safe to show the author.
+
+    ``violations`` holds every rule the change breaks (a save is checked whole, so an author sees all of them at
+    once); ``field`` and ``message`` are those of the first. A refusal made of plain text only (``KnowledgeError(
+    field, message)``: not found, forbidden) has one violation whose text is that message, untranslated."""
+
+    def __init__(
+        self, field: str, message: str, problem: Problem = "invalid", *, violations: Sequence[Violation] = ()
+    ) -> None:
+        self.violations = tuple(violations) or (violation(field, PLAIN, text=message),)
+        super().__init__("; ".join(f"{v.field}: {v.message}" for v in self.violations))
         self.field = field
         self.message = message
         self.problem = problem
+
+    @classmethod
+    def of(cls, violations: Sequence[Violation], problem: Problem = "invalid") -> KnowledgeError:
+        first = violations[0]
+        return cls(first.field, first.message, problem, violations=violations)
 
 
 # -- Markdown -------------------------------------------------------------------------------------------
@@ -100,71 +140,107 @@ def kind_of(scope: str) -> Kind:
     return "kommune"
 
 
-def _aware(value: dt.datetime | None, field: str) -> dt.datetime | None:
+def _aware(value: dt.datetime | None, field: str, violations: list[Violation]) -> dt.datetime | None:
     if value is None:
         return None
     if value.tzinfo is None:
-        raise KnowledgeError(field, "needs a time zone (e.g. 2026-12-01T08:00:00+01:00)")
+        violations.append(violation(field, "kb.error.needs_time_zone"))
+        return None
     return value.astimezone(dt.UTC)
 
 
-def _check_links(links: Iterable[Link]) -> None:
+def _check_links(links: Iterable[Link], violations: list[Violation]) -> None:
     links = list(links)
     if len(links) > MAX_LINKS:
-        raise KnowledgeError("links", f"at most {MAX_LINKS} links")
+        violations.append(violation("links", "kb.error.too_many_links", max=MAX_LINKS))
+        return
     for index, link in enumerate(links):
         if not link.title.strip():
-            raise KnowledgeError(f"links[{index}].title", "must not be empty")
+            violations.append(violation(f"links[{index}].title", "kb.error.link_title", number=index + 1))
         if not link.url.startswith(("https://", "http://")) or any(c in link.url for c in " \r\n\"'<>"):
-            raise KnowledgeError(f"links[{index}].url", "must be an http(s) address without spaces or quotes")
+            violations.append(violation(f"links[{index}].url", "kb.error.link_url", number=index + 1))
+
+
+def _check_text(title: str, draft: ArticleDraft, violations: list[Violation]) -> None:
+    if not title:
+        violations.append(violation("title", "kb.error.empty"))
+    elif len(title) > MAX_TITLE:
+        violations.append(violation("title", "kb.error.too_long", max=MAX_TITLE, length=len(title)))
+    elif "\n" in title or "\r" in title:
+        violations.append(violation("title", "kb.error.one_line"))
+    if len(draft.body) > MAX_BODY:
+        violations.append(violation("body", "kb.error.too_long", max=MAX_BODY, length=len(draft.body)))
+    elif not draft.body.strip() and draft.mode != "not_offered":
+        violations.append(violation("body", "kb.error.empty"))
+    if draft.language not in LANGUAGES:
+        violations.append(violation("language", "kb.error.choice", choices=", ".join(sorted(LANGUAGES))))
+
+
+async def _check_place(scope: str, draft: ArticleDraft, violations: list[Violation]) -> None:
+    """The rules that depend on where the article goes: its topic, its mode and its department."""
+    kind = kind_of(scope)
+    if kind == "surge":
+        if draft.topic != SURGE_TOPIC:
+            violations.append(violation("topic", "kb.error.surge_topic", topic=SURGE_TOPIC))
+    elif draft.topic not in await tenancy.known_topic_codes():
+        violations.append(violation("topic", "kb.error.unknown_topic", topic=draft.topic))
+    if kind != "kommune":
+        if draft.mode != "add":
+            violations.append(violation("mode", "kb.error.mode_of_kommune"))
+        if draft.department:
+            violations.append(violation("department", "kb.error.department_of_kommune"))
+        return
+    tenant = await tenancy.get_tenant(scope)
+    if tenant is None:
+        raise KnowledgeError("scope", f"no kommune with code {scope!r}", "not_found")
+    keys = [department.key for department in tenant.departments]
+    if draft.department and draft.department not in keys:
+        violations.append(
+            violation(
+                "department",
+                "kb.error.unknown_department",
+                kommune=tenant.name,
+                department=draft.department,
+                departments=", ".join(keys),
+            )
+        )
+    elif draft.handling == "handoff" and not draft.department and tenant.department_for_topic(draft.topic) is None:
+        violations.append(violation("department", "kb.error.handoff_department"))
+
+
+async def check(scope: str, draft: ArticleDraft) -> tuple[ArticleDraft, list[Violation]]:
+    """Every rule ``draft`` for an article of ``scope`` breaks (none: it may be saved), and the draft with its title
+    trimmed and its times in UTC. Raises :class:`KnowledgeError` (not found) only for a kommune that does not
+    exist, which no change to the draft could mend."""
+    violations: list[Violation] = []
+    title = draft.title.strip()
+    _check_text(title, draft, violations)
+    _check_links(draft.links, violations)
+    valid_from = _aware(draft.valid_from, "valid_from", violations)
+    valid_to = _aware(draft.valid_to, "valid_to", violations)
+    if valid_from and valid_to and valid_to <= valid_from:
+        violations.append(violation("valid_to", "kb.error.ends_before_start"))
+    if (
+        kind_of(scope) == "surge"
+        and (valid_from is None or valid_to is None)
+        and not violations_of(violations, "valid_from", "valid_to")
+    ):
+        violations.append(violation("valid_to", "kb.error.surge_window"))
+    await _check_place(scope, draft, violations)
+    return msgspec.structs.replace(draft, title=title, valid_from=valid_from, valid_to=valid_to), violations
+
+
+def violations_of(violations: Iterable[Violation], *fields: str) -> list[Violation]:
+    return [v for v in violations if v.field in fields]
 
 
 async def validate(scope: str, draft: ArticleDraft) -> ArticleDraft:
     """Check ``draft`` for an article of ``scope``; returns it with times in UTC. Raises :class:`KnowledgeError`
-    naming the first bad field."""
-    kind = kind_of(scope)
-    title = draft.title.strip()
-    if not title:
-        raise KnowledgeError("title", "must not be empty")
-    if len(title) > MAX_TITLE:
-        raise KnowledgeError("title", f"at most {MAX_TITLE} characters (got {len(title)})")
-    if "\n" in title or "\r" in title:
-        raise KnowledgeError("title", "must be one line")
-    if len(draft.body) > MAX_BODY:
-        raise KnowledgeError("body", f"at most {MAX_BODY} characters (got {len(draft.body)})")
-    if not draft.body.strip() and draft.mode != "not_offered":
-        raise KnowledgeError("body", "must not be empty")
-    if draft.language not in LANGUAGES:
-        raise KnowledgeError("language", f"must be one of {sorted(LANGUAGES)}")
-    _check_links(draft.links)
-    valid_from = _aware(draft.valid_from, "valid_from")
-    valid_to = _aware(draft.valid_to, "valid_to")
-    if valid_from and valid_to and valid_to <= valid_from:
-        raise KnowledgeError("valid_to", "must be after valid_from")
-    if kind == "surge":
-        if draft.topic != SURGE_TOPIC:
-            raise KnowledgeError("topic", f"a surge article has topic {SURGE_TOPIC!r}")
-        if valid_from is None or valid_to is None:
-            raise KnowledgeError("valid_to", "a surge article needs a start (valid_from) and an end (valid_to)")
-    elif draft.topic not in await tenancy.known_topic_codes():
-        raise KnowledgeError("topic", f"unknown topic {draft.topic!r}; use a topic of the federation's taxonomy")
-    if kind != "kommune":
-        if draft.mode != "add":
-            raise KnowledgeError("mode", "only a kommune article can replace a topic or mark it not offered")
-        if draft.department:
-            raise KnowledgeError("department", "only a kommune article names a department")
-    else:
-        tenant = await tenancy.get_tenant(scope)
-        if tenant is None:
-            raise KnowledgeError("scope", f"no kommune with code {scope!r}", "not_found")
-        keys = [department.key for department in tenant.departments]
-        if draft.department and draft.department not in keys:
-            raise KnowledgeError(
-                "department", f"{tenant.name} has no department {draft.department!r} (it has: {', '.join(keys)})"
-            )
-        if draft.handling == "handoff" and not draft.department and tenant.department_for_topic(draft.topic) is None:
-            raise KnowledgeError("department", "a hand-off needs a department, and no department owns this topic")
-    return msgspec.structs.replace(draft, title=title, valid_from=valid_from, valid_to=valid_to)
+    with every rule it breaks, the first naming its field in ``str(error)``."""
+    checked, violations = await check(scope, draft)
+    if violations:
+        raise KnowledgeError.of(violations)
+    return checked
 
 
 # -- records and rows -----------------------------------------------------------------------------------
@@ -342,16 +418,15 @@ async def update_article(
     current = await _current(article_id)
     _check_scope(current, acting_scope)
     if expected_version is not None and expected_version != current.version:
-        raise KnowledgeError(
-            "version",
-            f"someone saved version {current.version} after the version {expected_version} you started from; "
-            "reload the article and make your change again",
-            "conflict",
-        )
+        conflict = violation("version", "kb.error.version_conflict", current=current.version, started=expected_version)
+        raise KnowledgeError.of([conflict], "conflict")
+    moved = []
     if draft.topic != current.topic:
         # The topic is part of the KV key; moving it would leave the old key behind in every replica.
-        raise KnowledgeError("topic", "cannot be changed; create a new article on the other topic")
-    draft = await validate(current.scope, draft)
+        moved.append(violation("topic", "kb.error.topic_fixed"))
+    draft, violations = await check(current.scope, draft)
+    if moved or violations:
+        raise KnowledgeError.of(moved + [v for v in violations if v.field != "topic"])
     now = now or dt.datetime.now(dt.UTC)
     record = _record(
         current.id, current.scope, draft, version=current.version + 1, author=author, now=now, demo=current.demo

@@ -116,6 +116,29 @@ async def test_bad_input_is_a_4xx_naming_the_field(
     assert response.json()["detail"].startswith(f"{field}: ")
 
 
+async def test_a_refused_save_lists_every_field_it_broke(kb_client: Client) -> None:
+    from hotline.knowledge import repository
+
+    http, app = kb_client
+    before = await repository.article_count()
+    response = await http.post(
+        "/api/kb/0751/articles",
+        json={"topic": "ukendt", "title": "", "body": "B", "department": "nope"},
+        headers=await author(http, app),
+    )
+    assert response.status_code == 400, response.text
+    body = response.json()
+    assert body["detail"].startswith("title: must not be empty; ")  # the first field leads, as before
+    assert [(e["key"], e["message_key"]) for e in body["extra"]] == [
+        ("title", "kb.error.empty"),
+        ("topic", "kb.error.unknown_topic"),
+        ("department", "kb.error.unknown_department"),
+    ]
+    assert body["extra"][1]["message"] == "unknown topic 'ukendt'; use a topic of the federation's taxonomy"
+    assert body["extra"][1]["params"] == {"topic": "ukendt"}
+    assert await repository.article_count() == before
+
+
 async def test_a_kommune_cannot_edit_another_kommunes_article(kb_client: Client) -> None:
     http, app = kb_client
     found = (await http.get("/api/kb/search", params={"q": "storskrald", "kommune": "0615"})).json()

@@ -125,6 +125,81 @@ async def test_bad_input_comes_back_next_to_the_field_and_saves_nothing(kb_clien
     assert await repository.article_count() == before
 
 
+def field_errors(html: str) -> dict[str, str]:
+    return dict(re.findall(r'<p class="field-error" id="err-([a-z_]+)">(.*?)</p>', html, re.S))
+
+
+THREE_BAD_FIELDS = form(
+    title="",
+    body="Min tekst, som ikke må gå tabt.",
+    department="horsens-rengoering",
+    valid_from="2026-12-02T08:00",
+    valid_to="2026-12-01T08:00",
+)
+
+
+async def test_every_broken_rule_is_shown_at_once_in_danish_and_nothing_is_saved(kb_client: Client) -> None:
+    http, app = kb_client
+    headers = await aarhus_admin(http, app)
+    before = await repository.article_count()
+    response = await http.post(AARHUS + "/new", data=THREE_BAD_FIELDS, headers=headers)
+    assert response.status_code == 422
+    errors = field_errors(response.text)
+    assert errors == {
+        "title": "skal udfyldes",
+        "department": "Aarhus Kommune har ingen afdeling &#39;horsens-rengoering&#39; (afdelinger: "
+        + errors["department"].split("(afdelinger: ")[-1],
+        "valid_to": "skal ligge efter &#39;gælder fra&#39;",
+    }
+    assert "borgerservice" in errors["department"]  # the departments Aarhus does have
+    assert response.text.count('aria-invalid="true"') == 3
+    assert "Min tekst, som ikke må gå tabt." in response.text  # the author's text is kept
+    assert 'value="2026-12-02T08:00"' in response.text
+    assert await repository.article_count() == before
+
+
+async def test_the_messages_are_in_english_when_the_author_chose_english(kb_client: Client) -> None:
+    http, app = kb_client
+    headers = await aarhus_admin(http, app)
+    headers["cookie"] += "; hotline_lang=en"
+    before = await repository.article_count()
+    response = await http.post(AARHUS + "/new", data=THREE_BAD_FIELDS, headers=headers)
+    assert response.status_code == 422
+    errors = field_errors(response.text)
+    assert set(errors) == {"title", "department", "valid_to"}
+    assert errors["title"] == "must not be empty"
+    assert errors["department"].startswith("Aarhus Kommune has no department &#39;horsens-rengoering&#39;")
+    assert errors["valid_to"] == "must be after valid_from"
+    assert "The article was not saved" in response.text
+    assert await repository.article_count() == before
+
+
+async def test_unreadable_values_and_broken_rules_are_reported_together(kb_client: Client) -> None:
+    http, app = kb_client
+    headers = await aarhus_admin(http, app)
+    before = await repository.article_count()
+    data = form(
+        title="", review_by="31-12-2026", valid_from="i morgen", valid_to="2026-12-01T08:00", links="a | b\nbare tekst"
+    )
+    response = await http.post(AARHUS + "/new", data=data, headers=headers)
+    assert response.status_code == 422
+    errors = field_errors(response.text)
+    assert errors == {
+        "title": "skal udfyldes",
+        "review_by": "skal være en dato, f.eks. 2027-03-31",
+        "valid_from": "skal være en dato og et klokkeslæt, f.eks. 2026-12-01T08:00",
+        "links": "linje 2: skriv &#39;Titel | https://adresse&#39;",
+    }  # and no window rule under valid_to: the start could not be read
+    bad_links = await http.post(
+        AARHUS + "/new", data=form(links="Et | javascript:x\nTo | https://ok.example/\nTre | ftp://x"), headers=headers
+    )
+    assert field_errors(bad_links.text)["links"] == (
+        "link 1 skal være en http(s)-adresse uden mellemrum og anførselstegn; "
+        "link 3 skal være en http(s)-adresse uden mellemrum og anførselstegn"
+    )
+    assert await repository.article_count() == before
+
+
 async def test_the_preview_is_the_agents_rendering_and_neutralises_script(kb_client: Client) -> None:
     http, app = kb_client
     replica = app.state.services.kb_replica

@@ -11,7 +11,7 @@ import pytest
 from hotline.knowledge import repository, service
 from hotline.knowledge.service import KnowledgeError
 from hotline.knowledge.tables import KbArticle, KbArticleVersion, KbOutbox
-from kb_sync.subjects import ArticleRecord, PushedArticle, record_decoder
+from kb_sync.subjects import ArticleRecord, Link, PushedArticle, record_decoder
 from tests.fixtures.databases import Database
 from tests.fixtures.knowledge import create, draft, update
 
@@ -74,6 +74,47 @@ async def test_a_bad_article_is_refused_naming_the_field(
     assert str(refused.value).startswith(f"{field}: ")
     assert await KbArticle.count().run() == 0
     assert await KbOutbox.count().run() == 0
+
+
+async def test_a_save_breaking_several_rules_is_refused_with_every_one_of_them(demo_federation: Database) -> None:
+    bad = draft(
+        title="",
+        department="no-such-department",
+        links=(Link(title="", url="javascript:alert(1)"),),
+        valid_from=dt.datetime(2026, 1, 2, tzinfo=dt.UTC),
+        valid_to=dt.datetime(2026, 1, 1, tzinfo=dt.UTC),
+    )
+    with pytest.raises(KnowledgeError) as refused:
+        await service.create_article("0751", bad, "test")
+    found = [(v.field, v.key) for v in refused.value.violations]
+    assert found == [
+        ("title", "kb.error.empty"),
+        ("links[0].title", "kb.error.link_title"),
+        ("links[0].url", "kb.error.link_url"),
+        ("valid_to", "kb.error.ends_before_start"),
+        ("department", "kb.error.unknown_department"),
+    ]
+    assert refused.value.field == "title"
+    assert str(refused.value).startswith("title: must not be empty; ")
+    assert "department: Aarhus Kommune has no department 'no-such-department'" in str(refused.value)
+    assert refused.value.violations[-1].params["department"] == "no-such-department"
+    assert await KbArticle.count().run() == 0
+    assert await KbOutbox.count().run() == 0
+
+
+async def test_an_edit_reports_a_moved_topic_together_with_the_other_rules_it_breaks(
+    demo_federation: Database,
+) -> None:
+    article = await create("0751")
+    with pytest.raises(KnowledgeError) as refused:
+        await service.update_article(article.id, draft(topic="pas", body=" "), "t", acting_scope="0751")
+    assert [(v.field, v.key) for v in refused.value.violations] == [
+        ("topic", "kb.error.topic_fixed"),
+        ("body", "kb.error.empty"),
+    ]
+    row = await repository.article(article.id)
+    assert row is not None
+    assert row["version"] == 1
 
 
 def test_script_and_html_in_markdown_are_neutralised() -> None:
