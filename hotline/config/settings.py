@@ -94,6 +94,12 @@ class IdentitySettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     dev_idp_url: str = ""
     """HOTLINE_DEV_IDP_URL: demo mode only: where the ``{dev_idp}`` placeholder in demo tenant files points.
     Defaults to the development identity provider mounted in the demo itself (``PUBLIC_BASE_URL/dev-idp``)."""
+    post_logout_redirect_uri: str = ""
+    """HOTLINE_POST_LOGOUT_REDIRECT_URI: the hotline's signed-out page, where a kommune's identity provider sends
+    the browser back after signing the person out there too (OpenID Connect RP-Initiated Logout). Register this
+    exact URI as a post-logout redirect URI of the hotline's client at every kommune's provider (or at the broker).
+    An absolute ``https://`` URL (``http://`` in demo mode) without a fragment. Defaults to
+    ``PUBLIC_BASE_URL/auth/signed-out``."""
 
 
 class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -124,6 +130,11 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     @property
     def base_url(self) -> str:
         return (self.server.public_base_url or f"http://{self.server.host}:{self.server.port}").rstrip("/")
+
+    @property
+    def post_logout_redirect_uri(self) -> str:
+        """Where identity providers send the browser after signing out: the hotline's signed-out page."""
+        return self.identity.post_logout_redirect_uri or f"{self.base_url}/auth/signed-out"
 
 
 # Environment variable -> (section or "" for top level, field). The one place that maps names to fields.
@@ -157,6 +168,7 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "HOTLINE_LOGIN_RATE_LIMIT": ("identity", "login_rate_limit"),
     "HOTLINE_API_RATE_LIMIT": ("identity", "api_rate_limit"),
     "HOTLINE_DEV_IDP_URL": ("identity", "dev_idp_url"),
+    "HOTLINE_POST_LOGOUT_REDIRECT_URI": ("identity", "post_logout_redirect_uri"),
 }
 _FIELD_TO_ENV = {value: key for key, value in ENVIRONMENT.items()}
 _SECRET_FIELDS = {
@@ -279,6 +291,17 @@ def _check(settings: Settings, raw: Mapping[str, Any]) -> None:
         raise SettingsError(
             f"Bad setting {_describe('identity', 'dev_idp_url', raw)}: the development identity provider "
             "exists in demo mode only"
+        )
+    signed_out = urlsplit(identity.post_logout_redirect_uri)
+    if identity.post_logout_redirect_uri and (
+        signed_out.scheme not in ({"http", "https"} if settings.demo else {"https"})
+        or not signed_out.hostname
+        or signed_out.fragment
+        or "#" in identity.post_logout_redirect_uri
+    ):
+        raise SettingsError(
+            f"Bad setting {_describe('identity', 'post_logout_redirect_uri', raw)}: must be an absolute https:// URL "
+            "without a fragment, registered at the identity providers"
         )
     if settings.database.pool_size < 1:
         raise SettingsError(f"Bad setting {_describe('database', 'pool_size', raw)}: must be at least 1")

@@ -4,6 +4,8 @@ credentials (pages for admins, JSON for the API). Each handler declares its acce
 from __future__ import annotations
 
 import datetime as dt
+import hmac
+import secrets
 from typing import Annotated, Any
 
 from litestar import Controller, Request, Response, get, post
@@ -17,7 +19,7 @@ from hotline.identity import audit, service
 from hotline.identity.guards import client_ip, kommune_access, principal_of, public, signed_in
 from hotline.identity.oidc import SignInError, safe_next
 from hotline.identity.schemas import PERMISSIONS, AuditOut
-from hotline.identity.service import SESSION_COOKIE, CredentialError, Principal
+from hotline.identity.service import SESSION_COOKIE, CredentialError, EndedSession, Principal
 from hotline.tenancy import service as tenancy
 from hotline.tenancy.schemas import IdentityConfig
 from hotline.web.templating import page
@@ -29,6 +31,11 @@ ADMIN_ROLES = ("kommune_admin", "coordinator")
 AUDIT_READERS = ("kommune_admin", "auditor", "coordinator")
 # People the demo's sign-in page offers directly (kommune, persona hint).
 DEMO_SHORTCUTS = (("0727", "agent"), ("0751", "admin"), ("0615", "admin"), ("0751", "coordinator"))
+SIGNED_OUT_PATH = "/auth/signed-out"
+# The ``state`` sent to the provider's end-session endpoint, kept in the browser until it comes back, so that the
+# signed-out page says "signed out at your kommune's login too" only when that provider really sent it back.
+LOGOUT_STATE_COOKIE = "hotline_logout_state"
+LOGOUT_STATE_LIFETIME = dt.timedelta(minutes=10)
 
 
 def _services(request: Request[Any, Any, Any]) -> Any:
@@ -64,6 +71,56 @@ def _session_cookie(request: Request[Any, Any, Any], value: str, *, expire: bool
         secure=not settings.demo,
         max_age=0 if expire else settings.identity.session_absolute_hours * 3600,
     )
+
+
+def _logout_state_cookie(request: Request[Any, Any, Any], value: str) -> Cookie:
+    return Cookie(
+        key=LOGOUT_STATE_COOKIE,
+        value=value,
+        path=SIGNED_OUT_PATH,
+        httponly=True,
+        samesite="lax",  # the provider sends the browser back with a cross-site top-level navigation
+        secure=not _services(request).settings.demo,
+        max_age=int(LOGOUT_STATE_LIFETIME.total_seconds()) if value else 0,
+    )
+
+
+async def _signed_out(
+    request: Request[Any, Any, Any], principal: Principal, ended: EndedSession | None, action: str, **detail: Any
+) -> Redirect:
+    """After the local session has ended: send the browser on to the provider's end-session endpoint when the
+    provider has one, else to the signed-out page. The local sign-out stands whatever the provider does."""
+    services = _services(request)
+    now = services.clock()
+    cookies = [_session_cookie(request, "", expire=True)]
+    target, at_provider = SIGNED_OUT_PATH, "not_offered"
+    config = await _identity_config(ended.kommune_code) if ended is not None and ended.id_token else None
+    if ended is not None and config is not None:
+        state = secrets.token_urlsafe(32)
+        try:
+            url = await services.relying_party.end_session_url(
+                ended.kommune_code,
+                config,
+                issuer=ended.issuer,
+                id_token=ended.id_token,
+                post_logout_redirect_uri=services.settings.post_logout_redirect_uri,
+                state=state,
+                now=now,
+            )
+        except SignInError:
+            url, at_provider = None, "failed"
+        if url is not None:
+            target, at_provider = url, "redirected"
+            cookies.append(_logout_state_cookie(request, state))
+    await audit.record(
+        action,
+        actor=principal.actor,
+        kommune_code=principal.home_kommune,
+        now=now,
+        ip=client_ip(request),
+        detail={**detail, "provider_sign_out": at_provider},
+    )
+    return Redirect(path=target, status_code=303, cookies=cookies)
 
 
 class AuthController(Controller):
@@ -141,6 +198,7 @@ class AuthController(Controller):
             grants=signed.grants,
             now=now,
             ip=client_ip(request),
+            id_token=signed.id_token,
         )
         await audit.record(
             audit.SIGN_IN,
@@ -155,29 +213,32 @@ class AuthController(Controller):
     @post("/logout", name="logout", opt=signed_in(), status_code=303)
     async def logout(self, request: Request[Any, Any, Any]) -> Redirect:
         principal = await _principal(request)
-        await service.end_session(request.cookies.get(SESSION_COOKIE, ""))
-        await audit.record(
-            audit.SIGN_OUT,
-            actor=principal.actor,
-            kommune_code=principal.home_kommune,
-            now=_services(request).clock(),
-            ip=client_ip(request),
-        )
-        return Redirect(path="/", status_code=303, cookies=[_session_cookie(request, "", expire=True)])
+        ended = await service.end_session(request.cookies.get(SESSION_COOKIE, ""))
+        return await _signed_out(request, principal, ended, audit.SIGN_OUT)
 
     @post("/logout-everywhere", name="logout-everywhere", opt=signed_in(), status_code=303)
     async def logout_everywhere(self, request: Request[Any, Any, Any]) -> Redirect:
         principal = await _principal(request)
-        ended = await service.end_every_session(principal.user_id)
-        await audit.record(
-            audit.SIGN_OUT_EVERYWHERE,
-            actor=principal.actor,
-            kommune_code=principal.home_kommune,
-            now=_services(request).clock(),
-            ip=client_ip(request),
-            detail={"sessions": ended},
+        # This browser's session first, while its ID token is still there for the provider's sign-out.
+        ended = await service.end_session(request.cookies.get(SESSION_COOKIE, ""))
+        others = await service.end_every_session(principal.user_id)
+        return await _signed_out(
+            request, principal, ended, audit.SIGN_OUT_EVERYWHERE, sessions=others + (ended is not None)
         )
-        return Redirect(path="/", status_code=303, cookies=[_session_cookie(request, "", expire=True)])
+
+    @get("/signed-out", name="signed-out", opt=public())
+    async def signed_out_page(
+        self,
+        request: Request[Any, Any, Any],
+        returned_state: Annotated[str, QueryParameter(name="state", max_length=200)] = "",
+    ) -> Template:
+        expected = request.cookies.get(LOGOUT_STATE_COOKIE, "")
+        at_provider = bool(
+            returned_state and expected and hmac.compare_digest(returned_state.encode(), expected.encode())
+        )
+        response = page(request, "identity/signed_out.html", {"at_provider": at_provider})
+        response.cookies.append(_logout_state_cookie(request, ""))  # a state works once
+        return response
 
 
 class MeController(Controller):

@@ -5,6 +5,13 @@ own RSA signing key, so a token of one kommune's issuer presented for another fa
 Discovery, JWKS, an authorization endpoint that shows a picker of demo people (agent, kommune admin, auditor,
 coordinator) instead of a password form, and a token endpoint with client authentication and PKCE (S256 only).
 
+Like a real provider it keeps its own session: choosing a person sets a cookie (per issuer), and a later
+authorization request from that browser is answered at once, without the picker (``prompt=login`` or a
+``login_hint`` naming another person shows it again). The end-session endpoint (OpenID Connect RP-Initiated Logout
+1.0) ends that session: it requires an ``id_token_hint`` signed by the issuer for a known client, and redirects only
+to a ``post_logout_redirect_uri`` registered for that client. It asks no confirmation (a demo has no one to ask),
+which is why the hint is required rather than merely recommended.
+
 It is mounted by the app in demo mode only (``create_app`` checks ``settings.demo``); tests run it on its own
 under uvicorn on a free port. Codes live in this process's memory: a development provider has one process.
 """
@@ -16,15 +23,17 @@ import datetime as dt
 import hashlib
 import hmac
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from html import escape
 from typing import Annotated, Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
 from joserfc import jwt
+from joserfc.errors import JoseError
 from joserfc.jwk import RSAKey
-from litestar import Litestar, Request, Response, Router, get, post
+from litestar import Litestar, Request, Response, Router, get, post, route
+from litestar.datastructures import Cookie
 from litestar.enums import RequestEncodingType
 from litestar.params import Body, PathParameter
 from litestar.response import Redirect
@@ -35,6 +44,14 @@ from hotline.identity.oidc import dev_client_secret
 KommuneParameter = Annotated[str, PathParameter(max_length=8)]
 CODE_LIFETIME = dt.timedelta(minutes=2)
 TOKEN_LIFETIME = dt.timedelta(minutes=5)
+SESSION_LIFETIME = dt.timedelta(hours=12)
+SESSION_COOKIE = "dev_idp_session"
+DEMO_CLIENT_ID = "digital-hotline"
+"""The client id every demo tenant file names (``hotline.tenancy.demo_federation``)."""
+
+
+class EndSessionRefused(ValueError):
+    """An end-session request the provider will not follow (answered 400, nothing ended)."""
 
 
 @dataclass(frozen=True)
@@ -63,6 +80,18 @@ class _Code:
     challenge: str
     nonce: str | None
     issued: dt.datetime
+    session_id: str
+    auth_time: int
+
+
+@dataclass
+class _Session:
+    """The provider's own sign-in of one browser at one issuer."""
+
+    session_id: str
+    kommune: str
+    persona: Persona
+    started: dt.datetime
 
 
 def _utc_now() -> dt.datetime:
@@ -78,8 +107,13 @@ class DevIdentityProvider:
     clock: Callable[[], dt.datetime] = _utc_now
     kommune_names: dict[str, str] = field(default_factory=dict)
     send_iss: bool = True
+    offer_end_session: bool = True
+    """Whether discovery announces ``end_session_endpoint`` (tests switch it off to play a provider without)."""
+    post_logout_redirect_uris: Mapping[str, frozenset[str]] = field(default_factory=dict)
+    """Client id -> the post-logout redirect URIs registered for it; anything else is refused."""
     _keys: dict[str, RSAKey] = field(default_factory=dict)
     _codes: dict[str, _Code] = field(default_factory=dict)
+    _sessions: dict[str, _Session] = field(default_factory=dict)
 
     def issuer(self, kommune: str) -> str:
         return f"{self.base_url.rstrip('/')}/{kommune}"
@@ -91,7 +125,19 @@ class DevIdentityProvider:
             )
         return self._keys[kommune]
 
-    def claims_for(self, kommune: str, persona: Persona, client_id: str, nonce: str | None) -> dict[str, Any]:
+    def cookie_path(self, kommune: str) -> str:
+        return urlsplit(self.issuer(kommune)).path or "/"
+
+    def claims_for(
+        self,
+        kommune: str,
+        persona: Persona,
+        client_id: str,
+        nonce: str | None,
+        *,
+        session_id: str = "",
+        auth_time: int | None = None,
+    ) -> dict[str, Any]:
         now = int(self.clock().timestamp())
         place = self.kommune_names.get(kommune, kommune)
         claims: dict[str, Any] = {
@@ -106,6 +152,10 @@ class DevIdentityProvider:
         }
         if nonce is not None:
             claims["nonce"] = nonce
+        if session_id:
+            claims["sid"] = session_id
+        if auth_time is not None:
+            claims["auth_time"] = auth_time
         return claims
 
     def id_token(self, kommune: str, claims: dict[str, Any]) -> str:
@@ -129,21 +179,60 @@ class DevIdentityProvider:
             "token_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
             "authorization_response_iss_parameter_supported": self.send_iss,
             "scopes_supported": ["openid", "profile", "email"],
-        }
+        } | ({"end_session_endpoint": f"{issuer}/end_session"} if self.offer_end_session else {})
 
     def jwks(self, kommune: str) -> dict[str, Any]:
         return {"keys": [self.key(kommune).as_dict(private=False)]}
 
-    def approve(self, kommune: str, params: dict[str, str]) -> str:
-        """Issue a code for the chosen persona; returns the redirect back to the client."""
-        persona = next((p for p in PERSONAS if p.key == params.get("persona")), None)
+    # -- the provider's own sessions ----------------------------------------------------------------------
+
+    def session_of(self, kommune: str, session_id: str | None) -> _Session | None:
+        """The browser's live session at this issuer, if its cookie names one."""
+        session = self._sessions.get(session_id or "")
+        if session is None or session.kommune != kommune:
+            return None
+        if self.clock() - session.started > SESSION_LIFETIME:
+            self._sessions.pop(session.session_id, None)
+            return None
+        return session
+
+    def start_session(self, kommune: str, persona_key: str) -> _Session:
+        persona = next((p for p in PERSONAS if p.key == persona_key), None)
         if persona is None:
             raise ValueError("unknown persona")
+        session = _Session(secrets.token_urlsafe(32), kommune, persona, self.clock())
+        self._sessions[session.session_id] = session
+        return session
+
+    def silent_answer(self, kommune: str, params: dict[str, str], session: _Session | None) -> str | None:
+        """The redirect for an authorization request the provider answers without showing the picker: at once
+        for a browser signed in here, ``login_required`` for ``prompt=none`` without a session; else None."""
+        prompt = params.get("prompt", "").split()
+        hint = params.get("login_hint", "")
+        if session is not None and "login" not in prompt and hint in ("", session.persona.key):
+            return self.approve(kommune, params, session)
+        if "none" in prompt:
+            redirect_uri = params.get("redirect_uri", "")
+            if not redirect_uri.startswith(("http://", "https://")):
+                raise ValueError("bad redirect_uri")
+            answer = {"error": "login_required", "state": params.get("state", "")}
+            return f"{redirect_uri}{'&' if '?' in redirect_uri else '?'}{urlencode(answer)}"
+        return None
+
+    @staticmethod
+    def check_request(params: dict[str, str]) -> str:
+        """Refuse an unusable authorization request (ValueError); returns its redirect URI."""
         if params.get("code_challenge_method") != "S256" or not params.get("code_challenge"):
             raise ValueError("PKCE with S256 is required")
         redirect_uri = params.get("redirect_uri", "")
         if not redirect_uri.startswith(("http://", "https://")):
             raise ValueError("bad redirect_uri")
+        return redirect_uri
+
+    def approve(self, kommune: str, params: dict[str, str], session: _Session) -> str:
+        """Issue a code for the session's persona; returns the redirect back to the client."""
+        persona = session.persona
+        redirect_uri = self.check_request(params)
         code = secrets.token_urlsafe(32)
         self._codes[code] = _Code(
             code=code,
@@ -154,6 +243,8 @@ class DevIdentityProvider:
             challenge=params["code_challenge"],
             nonce=params.get("nonce"),
             issued=self.clock(),
+            session_id=session.session_id,
+            auth_time=int(session.started.timestamp()),
         )
         answer = {"code": code, "state": params.get("state", "")}
         if self.send_iss:
@@ -179,13 +270,61 @@ class DevIdentityProvider:
         challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
         if not hmac.compare_digest(challenge, grant.challenge):
             return 400, {"error": "invalid_grant", "error_description": "PKCE verification failed"}
-        claims = self.claims_for(kommune, grant.persona, client_id, grant.nonce)
+        claims = self.claims_for(
+            kommune, grant.persona, client_id, grant.nonce, session_id=grant.session_id, auth_time=grant.auth_time
+        )
         return 200, {
             "access_token": secrets.token_urlsafe(32),
             "token_type": "Bearer",
             "expires_in": int(TOKEN_LIFETIME.total_seconds()),
             "id_token": self.id_token(kommune, claims),
         }
+
+    def end_session(self, kommune: str, params: Mapping[str, str], browser_session: str | None) -> str | None:
+        """RP-Initiated Logout: check the request, end the provider's session, and return where to send the
+        browser (the registered ``post_logout_redirect_uri`` with ``state``), or None to show a signed-out page.
+        Raises :class:`EndSessionRefused` before anything is ended when the request is not acceptable."""
+        hint = params.get("id_token_hint", "")
+        if not hint:
+            raise EndSessionRefused("id_token_hint is required")
+        try:
+            token = jwt.decode(hint, self.key(kommune), algorithms=["RS256"])
+        except (JoseError, ValueError):
+            raise EndSessionRefused("id_token_hint is not signed by this issuer") from None
+        claims = token.claims
+        # An expired hint is accepted on purpose (the spec asks for it): the hotline's session outlives the token.
+        if claims.get("iss") != self.issuer(kommune):
+            raise EndSessionRefused("id_token_hint was issued by another issuer")
+        audience = claims.get("aud")
+        client = audience if isinstance(audience, str) else claims.get("azp")
+        if not isinstance(client, str) or client not in self.post_logout_redirect_uris:
+            raise EndSessionRefused("id_token_hint was issued to an unknown client")
+        if params.get("client_id", client) != client:
+            raise EndSessionRefused("client_id does not match the id_token_hint's audience")
+        target = params.get("post_logout_redirect_uri", "")
+        if target and target not in self.post_logout_redirect_uris[client]:
+            raise EndSessionRefused("post_logout_redirect_uri is not registered for this client")
+        subject = claims.get("sub")
+        ended = {str(claims.get("sid", ""))}
+        browser = self.session_of(kommune, browser_session)
+        if browser is not None and f"dev-{kommune}-{browser.persona.key}" == subject:
+            ended.add(browser.session_id)
+        for session_id in ended:
+            self._sessions.pop(session_id, None)
+        if not target:
+            return None
+        state = params.get("state", "")
+        return f"{target}{'&' if '?' in target else '?'}{urlencode({'state': state})}" if state else target
+
+    def signed_out_page(self, kommune: str) -> str:
+        place = escape(self.kommune_names.get(kommune, kommune))
+        return (
+            '<!doctype html><html lang="da"><head><meta charset="utf-8">'
+            '<meta name="viewport" content="width=device-width, initial-scale=1">'
+            f"<title>Logget ud · {place}</title></head><body><main>"
+            f"<h1>Du er logget ud hos udviklingsudbyderen for {place}</h1>"
+            "<p>Luk browseren, hvis du deler computeren med andre.</p></main></body></html>"
+        )
 
     def picker(self, kommune: str, params: dict[str, str]) -> str:
         place = escape(self.kommune_names.get(kommune, kommune))
@@ -225,19 +364,64 @@ class DevIdentityProvider:
             check(kommune)
             return provider.jwks(kommune)
 
+        def session_cookie(kommune: str, value: str) -> Cookie:
+            return Cookie(
+                key=SESSION_COOKIE,
+                value=value,
+                path=provider.cookie_path(kommune),
+                httponly=True,
+                samesite="lax",
+                max_age=int(SESSION_LIFETIME.total_seconds()) if value else 0,
+            )
+
+        def refused(message: str) -> Response[Any]:
+            return Response({"error": "invalid_request", "error_description": message}, status_code=400)
+
         @get("/{kommune:str}/authorize", opt=public(), include_in_schema=False)
-        async def authorize(request: Request[Any, Any, Any], kommune: KommuneParameter) -> Response[str]:
+        async def authorize(request: Request[Any, Any, Any], kommune: KommuneParameter) -> Response[Any]:
             check(kommune)
-            page = provider.picker(kommune, dict(request.query_params))
-            return Response(page, media_type="text/html")
+            params = dict(request.query_params)
+            session = provider.session_of(kommune, request.cookies.get(SESSION_COOKIE))
+            try:
+                answer = provider.silent_answer(kommune, params, session)
+            except ValueError as exc:
+                return refused(str(exc))
+            if answer is not None:
+                return Redirect(path=answer)
+            return Response(provider.picker(kommune, params), media_type="text/html")
 
         @get("/{kommune:str}/approve", opt=public(), include_in_schema=False)
         async def approve(request: Request[Any, Any, Any], kommune: KommuneParameter) -> Response[Any]:
             check(kommune)
+            params = dict(request.query_params)
             try:
-                return Redirect(path=provider.approve(kommune, dict(request.query_params)))
+                provider.check_request(params)  # before a session exists: a refused request starts none
+                session = provider.start_session(kommune, params.get("persona", ""))
+                answer = provider.approve(kommune, params, session)
             except ValueError as exc:
-                return Response({"error": "invalid_request", "error_description": str(exc)}, status_code=400)
+                return refused(str(exc))
+            return Redirect(path=answer, cookies=[session_cookie(kommune, session.session_id)])
+
+        @route(
+            "/{kommune:str}/end_session",
+            http_method=["GET", "POST"],
+            opt=public(),
+            include_in_schema=False,
+        )
+        async def end_session(request: Request[Any, Any, Any], kommune: KommuneParameter) -> Response[Any]:
+            check(kommune)
+            params = dict(request.query_params)
+            if request.method == "POST":
+                form = await request.form()
+                params |= {key: value for key, value in form.items() if isinstance(value, str)}
+            try:
+                target = provider.end_session(kommune, params, request.cookies.get(SESSION_COOKIE))
+            except EndSessionRefused as exc:
+                return refused(str(exc))
+            gone = [session_cookie(kommune, "")]
+            if target is not None:
+                return Redirect(path=target, status_code=303, cookies=gone)
+            return Response(provider.signed_out_page(kommune), media_type="text/html", cookies=gone)
 
         @post("/{kommune:str}/token", opt=public(), include_in_schema=False, status_code=200)
         async def token(
@@ -249,7 +433,7 @@ class DevIdentityProvider:
             status, body = provider.token(kommune, data, request.headers.get("authorization", ""))
             return Response(body, status_code=status, headers={"Cache-Control": "no-store"})
 
-        return Router(path=path, route_handlers=[discovery, jwks, authorize, approve, token])
+        return Router(path=path, route_handlers=[discovery, jwks, authorize, approve, token, end_session])
 
     def standalone_app(self) -> Litestar:
         """The provider as an app of its own (tests serve it with uvicorn on a free port)."""

@@ -6,6 +6,11 @@ never from the URL, and the attempt is consumed, so a state works once. The ID t
 against the issuer's own keys: ``iss`` equal to the kommune's issuer, ``aud`` containing our client id, ``exp``,
 ``iat``, ``nonce``; the RFC 9207 ``iss`` response parameter is compared where the provider sends it.
 
+Sign-out at the provider (OpenID Connect RP-Initiated Logout 1.0): when the provider's discovery document names
+an ``end_session_endpoint``, :meth:`RelyingParty.end_session_url` builds the address to send the browser to, with
+the ID token of the sign-in as ``id_token_hint`` (kept server-side with the session), the hotline's registered
+``post_logout_redirect_uri`` and a fresh ``state``.
+
 Discovery documents and key sets are cached per process for a few minutes: they are copies of what the provider
 publishes, so replicas need not agree on them. An unknown ``kid`` refreshes the key set once (key rotation).
 """
@@ -21,6 +26,7 @@ import warnings
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlencode, urlsplit
 
 import httpx
 from authlib.integrations.base_client.errors import OAuthError
@@ -77,6 +83,8 @@ class SignedIn:
     display_name: str
     grants: list[Grant]
     next_path: str
+    id_token: str = field(repr=False)
+    """Kept with the session for ``id_token_hint`` at sign-out; never sent to the browser or logged."""
 
 
 def safe_next(path: str) -> str:
@@ -296,7 +304,39 @@ class RelyingParty:
             display_name=str(name)[:200],
             grants=grants,
             next_path=safe_next(next_path),
+            id_token=id_token,
         )
+
+    async def end_session_url(
+        self,
+        kommune_code: str,
+        config: IdentityConfig,
+        *,
+        issuer: str,
+        id_token: str,
+        post_logout_redirect_uri: str,
+        state: str,
+        now: dt.datetime,
+    ) -> str | None:
+        """Where to send the browser so that the provider ends its own session too, or None when the provider
+        offers no end-session endpoint or is no longer the one the person signed in at (the kommune moved to
+        another provider meanwhile). Raises :class:`SignInError` when the provider cannot be asked."""
+        if self.issuer_of(config, kommune_code) != issuer:
+            return None
+        endpoint = (await self.metadata(issuer, kommune_code, now)).end_session_endpoint
+        if not endpoint:
+            return None
+        if urlsplit(endpoint).scheme not in {"https", "http"}:
+            raise SignInError("provider_bad_document", "The identity provider names an unusable sign-out address.")
+        query = urlencode(
+            {
+                "id_token_hint": id_token,
+                "post_logout_redirect_uri": post_logout_redirect_uri,
+                "state": state,
+                "client_id": config.client_id,
+            }
+        )
+        return f"{endpoint}{'&' if '?' in endpoint else '?'}{query}"
 
     async def _verified_claims(
         self,

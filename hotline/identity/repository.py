@@ -103,13 +103,29 @@ async def touch_session(session_id: int, now: dt.datetime) -> None:
     await UserSession.update({UserSession.last_seen_at: now}).where(UserSession._meta.primary_key == session_id).run()
 
 
+async def session_for_sign_out(id_hash: str) -> dict[str, Any] | None:
+    return await (
+        UserSession.select(
+            UserSession.revoked, UserSession.id_token, UserSession.user.issuer, UserSession.user.home_kommune
+        )
+        .where(UserSession.id_hash == id_hash)
+        .first()
+        .run()
+    )
+
+
+# An ended session keeps no ID token: it is needed for the sign-out only, and that is done.
 async def revoke_session(id_hash: str) -> None:
-    await UserSession.update({UserSession.revoked: True}).where(UserSession.id_hash == id_hash).run()
+    await (
+        UserSession.update({UserSession.revoked: True, UserSession.id_token: ""})
+        .where(UserSession.id_hash == id_hash)
+        .run()
+    )
 
 
 async def revoke_sessions_of_user(user_id: int) -> int:
     rows = await (
-        UserSession.update({UserSession.revoked: True})
+        UserSession.update({UserSession.revoked: True, UserSession.id_token: ""})
         .where((UserSession.user == user_id) & (UserSession.revoked == False))  # noqa: E712  (Piccolo syntax)
         .returning(UserSession._meta.primary_key)
         .run()

@@ -124,8 +124,10 @@ async def sign_in(
     grants: list[Grant],
     now: dt.datetime,
     ip: str,
+    id_token: str = "",
 ) -> str:
-    """Record the user and open a new session; returns the session id for the cookie (never stored)."""
+    """Record the user and open a new session; returns the session id for the cookie (never stored).
+    ``id_token`` is the provider's ID token, kept with the session for signing out at the provider."""
     user_id = await repository.upsert_user(issuer, subject, home_kommune, display_name, now)
     session_id = secrets.token_urlsafe(32)
     await repository.insert_session(
@@ -136,6 +138,7 @@ async def sign_in(
             "created_at": now,
             "last_seen_at": now,
             "ip": ip[:64],
+            "id_token": id_token,
         }
     )
     return session_id
@@ -209,10 +212,25 @@ async def session_principal(
     return principal
 
 
-async def end_session(session_id: str) -> None:
+@dataclass(frozen=True)
+class EndedSession:
+    """What signing out at the provider needs of a session that was just ended."""
+
+    issuer: str
+    kommune_code: str
+    id_token: str = field(repr=False)
+
+
+async def end_session(session_id: str) -> EndedSession | None:
+    """End the session (its ID token is forgotten with it); returns what the provider's sign-out needs, or None
+    when the session was unknown or already ended."""
     id_hash = hash_secret(session_id)
     forget_cached_sessions(id_hash=id_hash)
+    row = await repository.session_for_sign_out(id_hash) if session_id else None
     await repository.revoke_session(id_hash)
+    if row is None or row["revoked"]:
+        return None
+    return EndedSession(issuer=row["user.issuer"], kommune_code=row["user.home_kommune"], id_token=row["id_token"])
 
 
 async def end_every_session(user_id: int) -> int:

@@ -45,6 +45,9 @@ class UserSession(Table, tablename="identity_session"):
     last_seen_at = Timestamptz(default=TimestamptzNow())
     ip = Varchar(length=64, default="")
     revoked = Boolean(default=False)
+    id_token = Text(default="")
+    """The provider's ID token from this sign-in, kept only to send as ``id_token_hint`` when the person signs out
+    (OpenID Connect RP-Initiated Logout). Server-side only: never in a cookie, a page or the log."""
 
 
 class ApiToken(Table, tablename="identity_api_token"):
@@ -73,7 +76,8 @@ class WebhookSecret(Table, tablename="identity_webhook_secret"):
 
 
 class AuditEntry(Table, tablename="identity_audit"):
-    """One audited event. Append-only: the repository has no update or delete for it."""
+    """One audited event. Append-only: the repository has no update or delete for it, and database triggers
+    (migration ``identity_2026_11_25t17_32_16``) refuse UPDATE, DELETE and TRUNCATE whoever sends them."""
 
     at = Timestamptz(default=TimestamptzNow(), index=True)
     action = Varchar(length=64, index=True)

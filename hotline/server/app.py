@@ -52,7 +52,7 @@ from hotline.handoffs.controllers import HandOffInboxController, Open311Controll
 from hotline.handoffs.publisher import HandOffsRuntime
 from hotline.identity import web as identity_web
 from hotline.identity.controllers import AuthController, IdentityApiController, KommuneAdminController, MeController
-from hotline.identity.dev_idp import DevIdentityProvider
+from hotline.identity.dev_idp import DEMO_CLIENT_ID, DevIdentityProvider
 from hotline.identity.guards import Limits, access_guard, public
 from hotline.identity.oidc import RelyingParty
 from hotline.identity.service import SecretBox
@@ -258,7 +258,9 @@ def create_app(
     demo_only: list[Any] = (
         [
             DevIdentityProvider(
-                base_url=f"{settings.base_url}/dev-idp", secret_key=settings.server.secret_key
+                base_url=f"{settings.base_url}/dev-idp",
+                secret_key=settings.server.secret_key,
+                post_logout_redirect_uris={DEMO_CLIENT_ID: frozenset({settings.post_logout_redirect_uri})},
             ).router(),
             MailboxController,  # what the demo's SMTP sink received
         ]

@@ -398,6 +398,7 @@ AREA_MESSAGE_MODULES: Final = (
     "hotline.federation.messages",
     "hotline.knowledge.messages",
     "hotline.letters.messages",
+    "hotline.identity.messages",
 )
 
 

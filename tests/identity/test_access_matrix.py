@@ -36,7 +36,16 @@ OWN, OTHER = "0615", "0751"
 ACTORS = ("anonymous", "agent", "kommune_admin", "auditor", "coordinator", "api_token")
 # Roles a kommune's provider grants for that kommune only; everything of another kommune is closed to them.
 KOMMUNE_SCOPED = {"kommune_admin", "auditor", "api_token"}
-PUBLIC_PREFIXES = ("/tenants", "/api/tenants", "/health/", "/static", "/schema", "/auth/login", "/auth/callback")
+PUBLIC_PREFIXES = (
+    "/tenants",
+    "/api/tenants",
+    "/health/",
+    "/static",
+    "/schema",
+    "/auth/login",
+    "/auth/callback",
+    "/auth/signed-out",  # where a provider sends the browser after signing out: it shows a message only
+)
 # Public at the HTTP level, authenticated by its HMAC signature instead (tests/calls/test_telephony.py).
 SIGNED_WEBHOOKS = ("/api/telephony/events",)
 

@@ -49,6 +49,19 @@ async def test_personal_data_is_refused_in_audit_details(db: Database, detail: d
     assert await audit.entries("0751") == []
 
 
+async def test_an_id_that_is_a_uuid_of_digits_is_not_taken_for_a_phone_number(db: Database) -> None:
+    handoff = "95405874-190a-4602-bf18-d1619e027ea8"  # its first group would pass for an 8-digit phone number
+    await audit.record(
+        audit.PERSONAL_DATA_VIEWED, actor=AGENT, kommune_code="0751", now=NOW, target=f"handoff {handoff}"
+    )
+    await audit.record(audit.CONFIG_CHANGED, actor=AGENT, kommune_code="0751", now=NOW, detail={"ids": [handoff]})
+    assert [e.target for e in await audit.entries("0751")] == ["", f"handoff {handoff}"]
+    with pytest.raises(audit.PersonalDataInAudit):  # personal data beside an id is still refused
+        await audit.record(
+            audit.PERSONAL_DATA_VIEWED, actor=AGENT, kommune_code="0751", now=NOW, target=f"{handoff} 010203-1234"
+        )
+
+
 async def test_entries_are_filtered_by_kommune_action_actor_and_days(db: Database) -> None:
     for days, action, kommune in (
         (0, audit.SIGN_IN, "0751"),
