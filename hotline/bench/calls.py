@@ -2,7 +2,8 @@
 
 Set-up: a fresh database (PostgreSQL by default, ``--sqlite`` for a SQLite file in a temp dir) with the demo
 federation applied and migrations run, an embedded nats-server, and the app as separate ``hotline serve``
-process(es) (``--processes``). 200 agents (sessions opened directly with the identity service, no IdP) hold
+processes (``--processes``; by default one per core, as the stateless replicas of deploy/ would run on this
+machine; agents and webhook posts are spread over them as the proxy would). 200 agents (sessions opened directly with the identity service, no IdP) hold
 ``/console/events`` streams over real HTTP and go available. Offered calls are posted, signed, one per request,
 at 5, 50 and 100 calls per second for ``--seconds`` each (``--repeat`` rounds per rate, the worst round's p99
 reported beside the pooled one); agents answer and wrap up at once through the console API so they become
@@ -454,6 +455,7 @@ async def run(
                         cpu = _CpuMeter([process.pid for process in servers])
                         sent, failed = await _offer_at_rate(http, secret, rate, seconds, f"r{rate}.{repeat}")
                         await _settle(sent, pops, handling)
+                        states = await _presence_and_calls(url)
                         all_sent += sent
                         on_server = [pops.server_ms[c] for c in sent if c in pops.server_ms]
                         rounds.append(
@@ -463,6 +465,7 @@ async def run(
                                 "failed_posts": failed,
                                 "server": _stats(on_server),
                                 "cpu_percent": cpu.read(),
+                                "after": states,
                             }
                         )
                     on_server = [pops.server_ms[c] for c in all_sent if c in pops.server_ms]
@@ -480,7 +483,7 @@ async def run(
                 rss_after = [_rss_mb(process.pid) for process in servers]
                 dump = os.environ.get("HOTLINE_BENCH_DUMP", "")
                 if dump:  # every call's latency, for looking at when the slow ones happened
-                    Path(dump).write_text(json.dumps(pops.server_ms))
+                    await asyncio.to_thread(Path(dump).write_text, json.dumps(pops.server_ms))
                 for task in list(handling):
                     task.cancel()
                 for listener in listeners:
@@ -520,6 +523,24 @@ async def run(
             nats.stop()
             if pg_name:
                 await _drop_postgres(pg_name)
+
+
+async def _presence_and_calls(url: str) -> dict[str, dict[str, int]]:
+    """After a round: agents by presence and calls by status (every agent should be available again, every
+    call done)."""
+    from hotline.calls.tables import AgentPresence, Call
+    from hotline.db.engine import close_database, open_database
+
+    engine = await open_database(url, pool_size=1)
+    try:
+        presence = await AgentPresence.raw("SELECT state, COUNT(*) AS n FROM agent_presence GROUP BY state")
+        calls = await Call.raw('SELECT status, COUNT(*) AS n FROM "call" WHERE call_id LIKE {} GROUP BY status', "r%")
+    finally:
+        await close_database(engine)
+    return {
+        "agents": {row["state"]: int(row["n"]) for row in presence},
+        "calls": {row["status"]: int(row["n"]) for row in calls},
+    }
 
 
 async def _settle(sent: list[str], pops: Pops, handling: set[asyncio.Task[None]], within: float = 10.0) -> None:
@@ -562,7 +583,12 @@ def print_table(results: dict[str, Any]) -> None:
 def main(arguments: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="hotline bench calls", description=__doc__.split("\n\n")[0])
     parser.add_argument("--sqlite", action="store_true", help="SQLite in a temp dir instead of PostgreSQL")
-    parser.add_argument("--processes", type=int, default=1, help="app processes (default 1)")
+    parser.add_argument(
+        "--processes",
+        type=int,
+        default=max(1, min(os.cpu_count() or 1, 4)),
+        help="app processes, as the replicas of deploy/ (default: one per core, at most 4)",
+    )
     parser.add_argument("--agents", type=int, default=200)
     parser.add_argument("--rates", default="5,50,100", help="offered calls per second, comma-separated")
     parser.add_argument("--seconds", type=float, default=10.0, help="how long each rate runs (default 10)")

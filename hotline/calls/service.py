@@ -19,6 +19,7 @@ walked away must not be offered the next call and the one after. They go availab
 from __future__ import annotations
 
 import datetime as dt
+import functools
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -455,10 +456,21 @@ async def presence_of(user_id: int) -> PresenceOut | None:
 
 
 def _list(value: Any) -> list[str]:
-    decoded = msgspec.json.decode(value) if isinstance(value, str | bytes) else value
+    if isinstance(value, str):
+        return list(_decoded_list(value))
+    decoded = msgspec.json.decode(value) if isinstance(value, bytes) else value
     if isinstance(decoded, str):
         decoded = msgspec.json.decode(decoded)
     return [str(item) for item in decoded or []]
+
+
+@functools.lru_cache(maxsize=512)
+def _decoded_list(text: str) -> tuple[str, ...]:
+    """A stored JSON list (languages, skills): the same few texts come back on every assignment round."""
+    decoded = msgspec.json.decode(text)
+    if isinstance(decoded, str):
+        decoded = msgspec.json.decode(decoded)
+    return tuple(str(item) for item in decoded or [])
 
 
 # -- the queue ----------------------------------------------------------------------------------------------
@@ -478,6 +490,31 @@ def _offer_of(call: dict[str, Any], user_id: int, *, callback: bool = False, num
     )
 
 
+AGENTS_READ_PER_CALL: Final = 3
+AGENTS_READ_AT_LEAST: Final = 12
+
+
+def _decoded_agents(agents: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    for agent in agents:  # decoded once per round, not once per call and agent
+        agent["languages"] = _list(agent["languages"]) or ["da"]
+        agent["skills"] = _list(agent["skills"])
+    return agents
+
+
+def _every_call_has_a_fit(calls: list[dict[str, Any]], agents: list[dict[str, Any]]) -> bool:
+    """Whether each call has a distinct agent with its language, topic-skilled when the call has a topic and
+    anyone available has the skill (a greedy check, the same order assignment uses)."""
+    used: set[int] = set()
+    for call in calls:
+        topic = call.get("caller_topic") or ""
+        fit = [a for a in agents if a["user_id"] not in used and call["language"] in a["languages"]]
+        skilled = [a for a in fit if topic in a["skills"]] if topic else fit
+        if not skilled:
+            return False
+        used.add(skilled[0]["user_id"])
+    return True
+
+
 async def assign(now: dt.datetime, options: QueueOptions, effects: Effects) -> int:
     """Offer waiting calls (then queued callbacks) to the longest-idle available agents with the right skills.
     Runs in the caller's transaction; returns how many were offered."""
@@ -486,12 +523,15 @@ async def assign(now: dt.datetime, options: QueueOptions, effects: Effects) -> i
     if not effects.calls_queued and not await repo.anything_waiting():
         return 0
     calls = await repo.queued_calls(options.batch)
-    agents = await repo.available_agents(limit=max(options.batch * 2, 100))
+    # A few longest-idle agents per waiting call are enough almost always; only when a call finds no one with
+    # its language, or no one with its topic among them, or callbacks wait too, are all available agents read
+    # (no call is passed over because its agent was further down the idle list).
+    wanted = max(len(calls) * AGENTS_READ_PER_CALL, AGENTS_READ_AT_LEAST)
+    agents = _decoded_agents(await repo.available_agents(limit=wanted))
+    if len(agents) == wanted and (agents[0]["callbacks_waiting"] or not _every_call_has_a_fit(calls, agents)):
+        agents = _decoded_agents(await repo.available_agents(limit=max(options.batch * 2, 1000)))
     if not agents:
         return 0
-    for agent in agents:  # decoded once per round, not once per call and agent
-        agent["languages"] = _list(agent["languages"]) or ["da"]
-        agent["skills"] = _list(agent["skills"])
     used: set[int] = set()
     offered = 0
     ring_until = repo.utc(now + options.ring_timeout)

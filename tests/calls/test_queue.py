@@ -8,6 +8,7 @@ import datetime as dt
 import httpx
 from litestar import Litestar
 
+from hotline.calls.service import AGENTS_READ_AT_LEAST
 from hotline.calls.tables import AgentPresence, Call, Callback, PresenceSpan
 from hotline.calls.telephony import Ended, Offered
 from hotline.identity.schemas import Grant
@@ -64,6 +65,22 @@ async def test_longest_idle_agent_with_the_language_gets_the_call(
     assert (await _call("da2"))["ring_agent_id"] == second.user_id
     await telephony.post(Offered(call_id="en2", at=clock(), dialled_number=AARHUS_NUMBER, language="en"))
     assert (await _call("en2"))["status"] == "queued"  # nobody left who speaks English
+
+
+async def test_the_only_english_speaker_gets_the_english_call_however_far_down_the_idle_list(
+    http: httpx.AsyncClient, telephony: Telephony, clock: FixedClock
+) -> None:
+    # Assignment reads a few longest-idle agents per call first; more Danish-only agents than that are idle longer.
+    danish = [await make_agent(http, clock, f"Dansk {n}") for n in range(AGENTS_READ_AT_LEAST + 3)]
+    for agent in danish:
+        await agent.presence("available")
+        clock.now += dt.timedelta(seconds=1)
+    english = await make_agent(http, clock, "English")
+    await english.presence("available", languages=["da", "en"], skills=["pas"])
+    await telephony.post(Offered(call_id="en-far", at=clock(), dialled_number=AARHUS_NUMBER, language="en"))
+    assert (await _call("en-far"))["ring_agent_id"] == english.user_id
+    await telephony.post(Offered(call_id="pas-far", at=clock(), dialled_number=AARHUS_NUMBER, topic="pas"))
+    assert (await _call("pas-far"))["ring_agent_id"] == danish[0].user_id  # the skilled one is taken: longest idle
 
 
 async def test_topic_skill_is_preferred_and_priority_goes_first(
