@@ -4,7 +4,7 @@ JSON API (the simulator drives the same routes)."""
 from __future__ import annotations
 
 import datetime as dt
-from typing import Annotated, Literal
+from typing import Annotated, Final, Literal
 
 import msgspec
 
@@ -44,15 +44,19 @@ class TransferIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     to_number: E164
 
 
+# Text an agent types: PostgreSQL cannot store a NUL character, so one is refused here by name, not at the insert.
+NO_NUL: Final = "^[^\x00]*$"
+
+
 class HandoffIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
-    description: Annotated[str, msgspec.Meta(min_length=1, max_length=4000)]
-    citizen_email: Annotated[str, msgspec.Meta(max_length=254)] = ""
+    description: Annotated[str, msgspec.Meta(min_length=1, max_length=4000, pattern=NO_NUL)]
+    citizen_email: Annotated[str, msgspec.Meta(max_length=254, pattern=NO_NUL)] = ""
 
 
 class WrapUpIn(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     outcome: Outcome
     topic: Topic = ""
-    notes: Annotated[str, msgspec.Meta(max_length=4000)] = ""
+    notes: Annotated[str, msgspec.Meta(max_length=4000, pattern=NO_NUL)] = ""
     handoff: HandoffIn | None = None
 
 

@@ -187,6 +187,11 @@ async def test_transfer_only_to_the_kommunes_departments_and_wrap_up_checks(
         ({"outcome": "handed_off", "topic": "pas"}, "handoff"),
         ({"outcome": "handed_off", "topic": "pas", "handoff": {"description": ""}}, "description"),
         ({"outcome": "solved", "notes": "x" * 4001}, "notes"),
+        ({"outcome": "solved", "notes": "before\u0000after"}, "notes"),  # PostgreSQL cannot store NUL
+        (
+            {"outcome": "handed_off", "topic": "pas", "handoff": {"description": "a\u0000b"}},
+            "description",
+        ),
     ]
     for body, field in bad:
         response = await agent.wrap_up("t1", **body)
@@ -195,6 +200,7 @@ async def test_transfer_only_to_the_kommunes_departments_and_wrap_up_checks(
     assert (await _call("t1"))["status"] == "answered"  # nothing half-applied
     assert (await other.wrap_up("t1", outcome="solved")).status_code == 409
     assert (await agent.wrap_up("nope", outcome="solved")).status_code == 404
+    assert (await agent.wrap_up("nope", outcome="solved", notes="\u0000")).status_code == 400
     await telephony.post(Ended(call_id="t1", at=clock()))
     assert await _state(agent.user_id) == "wrap_up"
 
