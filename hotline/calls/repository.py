@@ -290,18 +290,25 @@ async def update_presence(
     ``span`` (the stretch the move closes, see :func:`insert_span`) is inserted only when the row changed; on
     PostgreSQL in the same statement as the update (one round trip instead of two)."""
     assignments, args = _assignments(values, _PRESENCE_COLUMNS)
-    sql = f"UPDATE agent_presence SET {assignments} WHERE user_id = {{}}"  # noqa: S608  (see _assignments)
-    args.append(user_id)
+    match, match_args = "user_id = {}", list[Any]([user_id])
+    if state_in is not None:
+        match += f" AND state IN ({_marks(len(state_in))})"
+        match_args.extend(state_in)
+    if current_call_id is not None:
+        match += " AND current_call_id = {}"
+        match_args.append(current_call_id)
     postgres = is_postgres()
     if skip_locked and postgres:
-        sql += " AND id = (SELECT id FROM agent_presence WHERE user_id = {} FOR UPDATE SKIP LOCKED)"
-        args.append(user_id)
-    if state_in is not None:
-        sql += f" AND state IN ({_marks(len(state_in))})"
-        args.extend(state_in)
-    if current_call_id is not None:
-        sql += " AND current_call_id = {}"
-        args.append(current_call_id)
+        # The lock is taken only on a row that still matches: a row that moved on since it was read (another
+        # process gave the agent a call) is passed over unlocked, so the agent's own answer does not wait for
+        # this transaction to end.
+        sql = (
+            f"UPDATE agent_presence SET {assignments} WHERE id = "  # noqa: S608  (see _assignments)
+            f"(SELECT id FROM agent_presence WHERE {match} FOR UPDATE SKIP LOCKED)"
+        )
+    else:
+        sql = f"UPDATE agent_presence SET {assignments} WHERE {match}"  # noqa: S608  (see _assignments)
+    args.extend(match_args)
     sql += " RETURNING id"
     if span is not None and postgres:
         rows = await AgentPresence.raw(
