@@ -523,19 +523,24 @@ async def assign(now: dt.datetime, options: QueueOptions, effects: Effects) -> i
     if not effects.calls_queued and not await repo.anything_waiting():
         return 0
     calls = await repo.queued_calls(options.batch)
-    # A few longest-idle agents per waiting call are enough almost always; only when a call finds no one with
-    # its language, or no one with its topic among them, or callbacks wait too, are all available agents read
-    # (no call is passed over because its agent was further down the idle list).
+    # A few longest-idle agents per waiting call are enough almost always. All available agents are read when a
+    # call finds no one with its language (or its topic) among them, when callbacks wait too, or when concurrent
+    # assignments (other requests, other processes) took every one of them: no call is left waiting while an
+    # agent further down the idle list could take it.
     wanted = max(len(calls) * AGENTS_READ_PER_CALL, AGENTS_READ_AT_LEAST)
     agents = _decoded_agents(await repo.available_agents(limit=wanted))
-    if len(agents) == wanted and (agents[0]["callbacks_waiting"] or not _every_call_has_a_fit(calls, agents)):
+    complete = len(agents) < wanted
+    if not complete and (agents[0]["callbacks_waiting"] or not _every_call_has_a_fit(calls, agents)):
         agents = _decoded_agents(await repo.available_agents(limit=max(options.batch * 2, 1000)))
+        complete = True
     if not agents:
         return 0
     used: set[int] = set()
     offered = 0
     ring_until = repo.utc(now + options.ring_timeout)
-    for call in calls:
+
+    async def offer(call: dict[str, Any]) -> bool | None:
+        """True: offered; False: the call moved on meanwhile; None: none of ``agents`` could take it."""
         fit = [a for a in agents if a["user_id"] not in used and call["language"] in a["languages"]]
         topic = call.get("caller_topic") or ""
         if topic:
@@ -568,10 +573,18 @@ async def assign(now: dt.datetime, options: QueueOptions, effects: Effects) -> i
             if not taken:  # the call moved on meanwhile (answered, abandoned): give the agent back
                 effects.presence.pop()
                 await move_presence(user_id, "available", now, effects, state_in=("ringing",))
-                break
+                return False
             effects.offers.append(_offer_of(call, user_id))
-            offered += 1
-            break
+            return True
+        return None
+
+    for call in calls:
+        outcome = await offer(call)
+        if outcome is None and not complete:
+            agents = _decoded_agents(await repo.available_agents(limit=max(options.batch * 2, 1000)))
+            complete = True
+            outcome = await offer(call)
+        offered += bool(outcome)
     rest = [a for a in agents if a["user_id"] not in used]
     if rest and rest[0]["callbacks_waiting"]:
         offered += await _assign_callbacks(rest, now, options, effects)
