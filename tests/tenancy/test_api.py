@@ -88,6 +88,19 @@ async def test_the_directory_page_shows_membership_and_who_is_open(
     assert "Åbent til 15:00" in (await client.get("/tenants")).text
 
 
+async def test_the_directory_status_follows_the_clock_and_the_language(
+    client: Client, demo_federation: Database, clock: FixedClock
+) -> None:
+    # The status macro reads the page's clock and language: a macro imported without the page's
+    # context fell back to the wall clock and to Danish.
+    clock.now = dt.datetime(2026, 12, 31, 19, 30, tzinfo=CPH)
+    english = (await client.get("/tenants", params={"lang": "en"})).text
+    assert "Closed · Opens Saturday" in english
+    assert "Lukket" not in english
+    aarhus = (await client.get("/tenants/0751", params={"lang": "en"})).text
+    assert "Closed · Opens" in aarhus
+
+
 async def test_the_directory_filters_by_name_and_membership(client: Client, demo_federation: Database) -> None:
     html = (await client.get("/tenants", params={"q": "hor"})).text
     assert "Horsens Kommune" in html
