@@ -7,6 +7,7 @@ start-up with a :class:`SettingsError` that names the key and the value that was
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import tomllib
@@ -79,6 +80,11 @@ class ServerSettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     Links in e-mails are built from it. Defaults to ``http://HOST:PORT`` in demo mode."""
     secret_key: str = ""
     """HOTLINE_SECRET_KEY: at least 32 characters; signs cookies and CSRF tokens. Generated in demo mode."""
+    trusted_proxies: tuple[str, ...] = ("127.0.0.1",)
+    """HOTLINE_TRUSTED_PROXIES: comma-separated addresses or networks (``10.0.0.0/8``) of the reverse proxies
+    whose ``X-Forwarded-For``/``-Proto`` headers are believed. A request from anywhere else keeps its own
+    address, so a client that reaches a replica directly cannot pose as another address (rate limits, audit).
+    ``*`` trusts every peer: only where nothing but the proxy can reach the replicas."""
 
 
 class IdentitySettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
@@ -163,6 +169,7 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "HOTLINE_PORT": ("server", "port"),
     "HOTLINE_PUBLIC_BASE_URL": ("server", "public_base_url"),
     "HOTLINE_SECRET_KEY": ("server", "secret_key"),
+    "HOTLINE_TRUSTED_PROXIES": ("server", "trusted_proxies"),
     "HOTLINE_SESSION_IDLE_MINUTES": ("identity", "session_idle_minutes"),
     "HOTLINE_SESSION_ABSOLUTE_HOURS": ("identity", "session_absolute_hours"),
     "HOTLINE_LOGIN_RATE_LIMIT": ("identity", "login_rate_limit"),
@@ -188,13 +195,17 @@ def _describe(section: str, field: str, raw: Mapping[str, Any]) -> str:
     return f"{env} (TOML key '{key}') = {shown}" if env else f"TOML key '{key}' = {shown}"
 
 
+# Settings written as comma-separated lists in the environment.
+_LIST_FIELDS = frozenset({"servers", "trusted_proxies"})
+
+
 def _from_environment(environ: Mapping[str, str]) -> dict[str, Any]:
     raw: dict[str, Any] = {}
     for name, (section, field) in ENVIRONMENT.items():
         if name not in environ:
             continue
         value: Any = environ[name]
-        if field == "servers":
+        if field in _LIST_FIELDS:
             value = [part.strip() for part in value.split(",") if part.strip()]
         target = raw.setdefault(section, {}) if section else raw
         target[field] = value
@@ -275,6 +286,16 @@ def _check(settings: Settings, raw: Mapping[str, Any]) -> None:
         raise SettingsError(f"Bad setting {_describe('server', 'port', raw)}: the port must be 1-65535")
     if not 0 < settings.smtp.port < 65536:
         raise SettingsError(f"Bad setting {_describe('smtp', 'port', raw)}: the port must be 1-65535")
+    for proxy in settings.server.trusted_proxies:
+        if proxy == "*":
+            continue
+        try:
+            ipaddress.ip_network(proxy, strict=False)
+        except ValueError:
+            raise SettingsError(
+                f"Bad setting {_describe('server', 'trusted_proxies', raw)}: {proxy!r} is not an address, "
+                "a network such as 10.0.0.0/8, or *"
+            ) from None
     base = settings.server.public_base_url
     if base and urlsplit(base).scheme not in {"http", "https"}:
         raise SettingsError(f"Bad setting {_describe('server', 'public_base_url', raw)}: must start with https://")

@@ -25,17 +25,23 @@ def run_event_loop(main: Coroutine[Any, Any, T]) -> T:
     return uvloop.run(main)
 
 
-async def run_server(app: Litestar, settings: Settings, *, on_started: Callable[[], None] | None = None) -> None:
-    config = uvicorn.Config(
+def uvicorn_config(app: Litestar, settings: Settings) -> uvicorn.Config:
+    """How the app is served: the one place that decides which peers may name the client (proxy headers)."""
+    return uvicorn.Config(
         app,
         host=settings.server.host,
         port=settings.server.port,
         log_level=settings.log_level,
         access_log=False,  # an access log line holds query strings, which may hold personal data
         proxy_headers=True,
-        forwarded_allow_ips="127.0.0.1" if settings.demo else "*",
+        # Only the configured proxies may say who the client is (HOTLINE_TRUSTED_PROXIES).
+        forwarded_allow_ips=list(settings.server.trusted_proxies),
         timeout_graceful_shutdown=10,
     )
+
+
+async def run_server(app: Litestar, settings: Settings, *, on_started: Callable[[], None] | None = None) -> None:
+    config = uvicorn_config(app, settings)
     server = uvicorn.Server(config)
     if on_started is None:
         await server.serve()

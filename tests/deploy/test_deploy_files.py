@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import fnmatch
 import http.server
+import ipaddress
 import json
 import os
 import re
@@ -493,6 +494,15 @@ def test_compose_app_environment_is_accepted_by_the_settings_loader() -> None:
     assert settings.database_url.startswith("postgresql://")
     assert "@postgres:5432/" in settings.database_url
     assert not settings.demo
+
+
+def test_compose_replicas_believe_forwarded_headers_from_caddy_alone() -> None:
+    services = _compose()["services"]
+    settings = load_settings(_app_environment(fill_secrets=True))
+    caddy_address = services["caddy"]["networks"]["edge"]["ipv4_address"]
+    assert settings.server.trusted_proxies == (caddy_address,)
+    subnet = _compose()["networks"]["edge"]["ipam"]["config"][0]["subnet"]
+    assert ipaddress.ip_address(caddy_address) in ipaddress.ip_network(subnet)
 
 
 def test_compose_app_with_unfilled_placeholders_refuses_to_start() -> None:
