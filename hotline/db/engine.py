@@ -8,7 +8,7 @@ import datetime as dt
 import io
 import logging
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 from urllib.parse import unquote, urlsplit
 
 from piccolo.apps.migrations.tables import Migration
@@ -19,6 +19,11 @@ from piccolo.table import Table
 
 from hotline.db import piccolo_conf
 from hotline.db.registry import all_tables
+
+INTEGER_MAX: Final = 2**31 - 1
+"""The largest value of an INTEGER column on PostgreSQL (SQLite's is larger): the bound of every integer that
+comes from a request and reaches a query (ids, versions), so an oversized one is a 400 naming the parameter, not
+a database error."""
 
 log = logging.getLogger(__name__)
 

@@ -27,6 +27,7 @@ from litestar.exceptions import (
 from litestar.params import Body, PathParameter, QueryParameter
 from litestar.response import Redirect, Template
 
+from hotline.db.engine import INTEGER_MAX
 from hotline.federation import charts, forecast, repository, rota, settings, statement
 from hotline.federation.forecast import CPH
 from hotline.federation.forms import NONE, Refusal, form_list, form_text
@@ -42,7 +43,7 @@ FormData = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENC
 DateQuery = Annotated[str, QueryParameter(max_length=32)]
 TextQuery = Annotated[str, QueryParameter(max_length=40)]
 CodeParameter = Annotated[str, PathParameter(description="4-digit kommune code, e.g. 0751", max_length=16)]
-ShiftParameter = Annotated[int, PathParameter(ge=1)]
+ShiftParameter = Annotated[int, PathParameter(ge=1, le=INTEGER_MAX)]
 COORDINATOR = federation_access("coordinator")
 AGENT = federation_access("agent")
 READERS: dict[str, Any] = {ACCESS_KEY: Access(roles=("coordinator", "kommune_admin"))}

@@ -15,6 +15,7 @@ from litestar.exceptions import HTTPException, NotFoundException
 from litestar.params import Body, PathParameter, QueryParameter
 from litestar.response import Redirect, Template
 
+from hotline.db.engine import INTEGER_MAX
 from hotline.identity import audit, service
 from hotline.identity.guards import client_ip, kommune_access, principal_of, public, signed_in
 from hotline.identity.oidc import SignInError, safe_next
@@ -25,7 +26,7 @@ from hotline.tenancy.schemas import IdentityConfig
 from hotline.web.templating import page
 
 CodeParameter = Annotated[str, PathParameter(description="4-digit kommune code, e.g. 0751", max_length=16)]
-IdParameter = Annotated[int, PathParameter(ge=1)]
+IdParameter = Annotated[int, PathParameter(ge=1, le=INTEGER_MAX)]
 FormData = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 ADMIN_ROLES = ("kommune_admin", "coordinator")
 AUDIT_READERS = ("kommune_admin", "auditor", "coordinator")

@@ -22,6 +22,7 @@ from litestar.exceptions import ClientException, NotFoundException, PermissionDe
 from litestar.params import Body, PathParameter, QueryParameter
 from litestar.response import Redirect, Template
 
+from hotline.db.engine import INTEGER_MAX
 from hotline.identity import audit
 from hotline.identity.guards import client_ip, federation_access, kommune_access, principal_of, signed_in
 from hotline.knowledge import authoring, governance, reports, repository, service
@@ -35,7 +36,7 @@ from kb_sync.subjects import FEDERATION, GENERAL, ArticleRecord
 FormData = Annotated[dict[str, Any], Body(media_type=RequestEncodingType.URL_ENCODED)]
 CodeParameter = Annotated[str, PathParameter(description="4-digit kommune code", max_length=16)]
 ArticleIdParameter = Annotated[str, PathParameter(description="The article's id", max_length=64)]
-ReportIdParameter = Annotated[int, PathParameter(description="The report's number", ge=1)]
+ReportIdParameter = Annotated[int, PathParameter(description="The report's number", ge=1, le=INTEGER_MAX)]
 ScopeParameter = Annotated[str, PathParameter(description="general or surge", max_length=16)]
 _FEDERATION_SCOPES = {"general": GENERAL, "surge": FEDERATION}
 _KOMMUNE_ROLES = ("kommune_admin",)
@@ -318,8 +319,8 @@ class KnowledgeKommuneAdminController(Controller):
         request: Request[Any, Any, Any],
         code: CodeParameter,
         article_id: ArticleIdParameter,
-        from_version: Annotated[int, QueryParameter(name="from", ge=1)],
-        to_version: Annotated[int, QueryParameter(name="to", ge=1)],
+        from_version: Annotated[int, QueryParameter(name="from", ge=1, le=INTEGER_MAX)],
+        to_version: Annotated[int, QueryParameter(name="to", ge=1, le=INTEGER_MAX)],
     ) -> Template:
         return await _diff_page(request, await _kommune_place(code), article_id, from_version, to_version)
 
@@ -429,8 +430,8 @@ class KnowledgeCoordinatorController(Controller):
         request: Request[Any, Any, Any],
         collection: ScopeParameter,
         article_id: ArticleIdParameter,
-        from_version: Annotated[int, QueryParameter(name="from", ge=1)],
-        to_version: Annotated[int, QueryParameter(name="to", ge=1)],
+        from_version: Annotated[int, QueryParameter(name="from", ge=1, le=INTEGER_MAX)],
+        to_version: Annotated[int, QueryParameter(name="to", ge=1, le=INTEGER_MAX)],
     ) -> Template:
         return await _diff_page(request, _federation_place(collection), article_id, from_version, to_version)
 

@@ -22,6 +22,7 @@ from litestar.params import JSONBody, PathParameter, QueryParameter
 from litestar.response import Template
 from litestar.status_codes import HTTP_201_CREATED
 
+from hotline.db.engine import INTEGER_MAX
 from hotline.identity.guards import principal_of
 from hotline.knowledge import repository, service
 from hotline.knowledge.schemas import ArticleDraft, Diff, RevertRequest, SearchHit, SearchResult, Version
@@ -178,8 +179,8 @@ class KnowledgeApiController(Controller):
     async def diff(
         self,
         article_id: ArticleIdParameter,
-        from_version: Annotated[int, QueryParameter(name="from", ge=1)],
-        to_version: Annotated[int, QueryParameter(name="to", ge=1)],
+        from_version: Annotated[int, QueryParameter(name="from", ge=1, le=INTEGER_MAX)],
+        to_version: Annotated[int, QueryParameter(name="to", ge=1, le=INTEGER_MAX)],
     ) -> Diff:
         try:
             return await service.diff(article_id, from_version, to_version)
