@@ -23,6 +23,7 @@ from piccolo.engine.sqlite import SQLiteEngine, TransactionType
 from piccolo.table import Table
 
 from hotline.calls.tables import AgentPresence, Call, Callback, CallEvent, PresenceSpan
+from hotline.tenancy.service import RetentionCutoffs
 
 
 def transaction() -> Any:
@@ -501,3 +502,181 @@ async def update_callback(call_id: str, values: dict[str, Any], *, status_in: Se
 async def callback(call_id: str) -> dict[str, Any] | None:
     row = await Callback.select().where(Callback.call_id == call_id).first()
     return _aware_row(row) if row else None
+
+
+# -- retention ------------------------------------------------------------------------------------------------
+# Not on the path of a call: plain statements, run by the tick every few minutes. Column names in them are ours.
+#
+# Where a citizen's number sits in the events: ``offered.caller_number`` (the same number as the call's
+# ``caller_number``) and ``callback_requested.number``. Events are rewritten with the call (or callback) they belong
+# to, found through the index on ``call_event.call_id``; only a ``callback_requested`` with a number whose call holds
+# nothing else (a withheld caller who gave a number) or never came needs a look at the events themselves.
+
+PERSONAL_EVENT_KEYS: Final = ("caller_number", "number", "callback_number")
+"""Keys of a telephony event's payload that hold a citizen's number."""
+# How the keys appear in the stored JSON text (compact, as ``msgspec`` writes it), matched with LIKE: cheap, no JSON
+# parsing of every event. A rewritten payload has none of them.
+_EVENT_KEY_PATTERNS: Final = tuple(f'%"{key}"%' for key in PERSONAL_EVENT_KEYS)
+_CALLBACK_NUMBER_PATTERN: Final = '%"number":"%'
+
+
+def _past(instant: str, kommune: str, cutoffs: RetentionCutoffs) -> tuple[str, list[Any]]:
+    """``instant`` before the cutoff of the row's kommune: one condition per distinct retention, and the default
+    retention for every code that is not a configured kommune (``""`` included)."""
+    known = list(cutoffs.known)
+    if known:
+        parts = [f"({kommune} NOT IN ({_marks(len(known))}) AND {instant} < {{}})"]
+        args: list[Any] = [*known, utc(cutoffs.other)]
+    else:
+        parts, args = [f"{instant} < {{}}"], [utc(cutoffs.other)]
+    for cutoff, codes in cutoffs.groups:
+        parts.append(f"({kommune} IN ({_marks(len(codes))}) AND {instant} < {{}})")
+        args.extend([*codes, utc(cutoff)])
+    return "(" + " OR ".join(parts) + ")", args
+
+
+def _calls_past(cutoffs: RetentionCutoffs) -> tuple[str, list[Any]]:
+    due, args = _past("offered_at", "kommune_code", cutoffs)
+    return f'FROM "call" WHERE {due} AND (caller_number <> {{}} OR notes <> {{}})', [*args, "", ""]
+
+
+def _callbacks_past(cutoffs: RetentionCutoffs) -> tuple[str, list[Any]]:
+    # A callback ringing at an agent right now keeps its number until the ring ends (the next pass takes it).
+    due, args = _past("requested_at", "kommune_code", cutoffs)
+    return f"FROM call_callback WHERE {due} AND number <> {{}} AND status <> {{}}", [*args, "", "assigned"]
+
+
+def _callback_events_past(cutoffs: RetentionCutoffs) -> tuple[str, list[Any]]:
+    """``callback_requested`` events that still carry a number, of calls past their kommune's retention (counted
+    from the offer) or of calls that never came (the default retention, counted from the event's arrival)."""
+    due, args = _past("c.offered_at", "c.kommune_code", cutoffs)
+    sql = (
+        'FROM call_event e LEFT JOIN "call" c ON c.call_id = e.call_id '
+        "WHERE e.kind = {} AND CAST(e.payload AS TEXT) LIKE {} "
+        f"AND ((c.id IS NOT NULL AND {due}) OR (c.id IS NULL AND e.received_at < {{}}))"
+    )
+    return sql, ["callback_requested", _CALLBACK_NUMBER_PATTERN, *args, utc(cutoffs.other)]
+
+
+async def personal_data_past(cutoffs: RetentionCutoffs) -> bool:
+    """Whether any call, callback or telephony event past its kommune's retention still holds personal data: one
+    statement, so a sweep with nothing to do costs one read and takes no lock."""
+    calls, call_args = _calls_past(cutoffs)
+    callbacks, callback_args = _callbacks_past(cutoffs)
+    events, event_args = _callback_events_past(cutoffs)
+    rows = await Call.raw(
+        f"SELECT EXISTS (SELECT 1 {calls}) AS calls, EXISTS (SELECT 1 {callbacks}) AS callbacks, "
+        f"EXISTS (SELECT 1 {events}) AS events",
+        *call_args,
+        *callback_args,
+        *event_args,
+    )
+    return bool(rows and (rows[0]["calls"] or rows[0]["callbacks"] or rows[0]["events"]))
+
+
+async def call_ids_past_retention(cutoffs: RetentionCutoffs, limit: int) -> list[int]:
+    # No ORDER BY: the scan stops at the ``limit``-th match instead of finding and sorting every one.
+    where, args = _calls_past(cutoffs)
+    rows = await Call.raw(f"SELECT id {where} LIMIT {{}}", *args, limit)
+    return [row["id"] for row in rows]
+
+
+async def anonymise_calls(row_ids: Sequence[int]) -> dict[str, str]:
+    """Erase the caller's number and the agent's notes of these calls (those that still hold either); returns
+    call id -> kommune code of each call changed."""
+    if not row_ids:
+        return {}
+    rows = await Call.raw(
+        f'UPDATE "call" SET caller_number = {{}}, notes = {{}} WHERE id IN ({_marks(len(row_ids))}) '  # noqa: S608
+        "AND (caller_number <> {} OR notes <> {}) RETURNING call_id, kommune_code",
+        "",
+        "",
+        *row_ids,
+        "",
+        "",
+    )
+    return {row["call_id"]: row["kommune_code"] for row in rows}
+
+
+async def callbacks_past_retention(cutoffs: RetentionCutoffs, limit: int) -> list[int]:
+    where, args = _callbacks_past(cutoffs)
+    rows = await Callback.raw(f"SELECT id {where} LIMIT {{}}", *args, limit)
+    return [row["id"] for row in rows]
+
+
+async def give_up_callbacks(row_ids: Sequence[int], outcome: str) -> None:
+    """Close those of these callbacks still waiting in the queue as ``failed`` with ``outcome``."""
+    if row_ids:
+        await Callback.raw(
+            f"UPDATE call_callback SET status = {{}}, outcome = {{}} WHERE id IN ({_marks(len(row_ids))}) "  # noqa: S608
+            "AND status = {}",
+            "failed",
+            outcome,
+            *row_ids,
+            "queued",
+        )
+
+
+async def anonymise_callbacks(row_ids: Sequence[int]) -> dict[str, str]:
+    """Erase the number of these callbacks (those that still hold one and are not ringing at an agent right now);
+    returns call id -> kommune code."""
+    if not row_ids:
+        return {}
+    rows = await Callback.raw(
+        f"UPDATE call_callback SET number = {{}} WHERE id IN ({_marks(len(row_ids))}) "  # noqa: S608
+        "AND number <> {} AND status <> {} RETURNING call_id, kommune_code",
+        "",
+        *row_ids,
+        "",
+        "assigned",
+    )
+    return {row["call_id"]: row["kommune_code"] for row in rows}
+
+
+async def callback_events_past_retention(cutoffs: RetentionCutoffs, limit: int) -> list[dict[str, Any]]:
+    """Up to ``limit`` of them: ``id``, ``call_id`` and ``kommune_code`` (``""`` when the call never came)."""
+    where, args = _callback_events_past(cutoffs)
+    rows: list[dict[str, Any]] = await CallEvent.raw(
+        f"SELECT e.id AS id, e.call_id AS call_id, COALESCE(c.kommune_code, {{}}) AS kommune_code {where} LIMIT {{}}",
+        "",
+        *args,
+        limit,
+    )
+    return rows
+
+
+async def strip_event_numbers(event_ids: Sequence[int]) -> list[str]:
+    """Rewrite the payloads of these events without :data:`PERSONAL_EVENT_KEYS`; returns the call id of each
+    event changed."""
+    return await _strip_event_numbers("id", list(event_ids))
+
+
+async def strip_event_numbers_of_calls(call_ids: Sequence[str]) -> list[str]:
+    """Rewrite the payloads of every event of these calls without :data:`PERSONAL_EVENT_KEYS`; returns the call id
+    of each event changed."""
+    return await _strip_event_numbers("call_id", list(call_ids))
+
+
+async def _strip_event_numbers(column: str, targets: list[Any]) -> list[str]:
+    """The rest of the payload, which applying a late event still needs, stays; events that hold none of the keys
+    (already rewritten, or never had them) are left untouched."""
+    if not targets:
+        return []
+    keys = list(PERSONAL_EVENT_KEYS)
+    if is_postgres():
+        removed = "CAST(CAST(payload AS jsonb) - CAST({} AS text) - CAST({} AS text) - CAST({} AS text) AS json)"
+        type_check = "json_typeof(payload)"
+    else:
+        removed = "json_remove(payload, {}, {}, {})"
+        keys = [f"$.{key}" for key in keys]
+        type_check = "json_type(payload)"
+    holds = " OR ".join(["CAST(payload AS TEXT) LIKE {}"] * len(_EVENT_KEY_PATTERNS))
+    rows = await CallEvent.raw(
+        f"UPDATE call_event SET payload = {removed} WHERE {column} IN ({_marks(len(targets))}) "  # noqa: S608
+        f"AND ({holds}) AND {type_check} = {{}} RETURNING call_id",
+        *keys,
+        *targets,
+        *_EVENT_KEY_PATTERNS,
+        "object",
+    )
+    return [row["call_id"] for row in rows]

@@ -14,12 +14,21 @@ comes.
 
 Ring timeout policy: an agent who lets a call ring out is set to ``pause`` (not ``available``): an agent who has
 walked away must not be offered the next call and the one after. They go available again themselves.
+
+Retention (:func:`retention_sweep`, run by the runtime's tick every few minutes): once a call was offered longer
+ago than its kommune's ``retention_days`` (a call of no configured kommune, e.g. to an unknown number:
+:data:`~hotline.tenancy.service.NO_KOMMUNE_RETENTION_DAYS`), the caller's number and the agent's notes are erased
+from the call, and the numbers (``caller_number``, ``number``, ``callback_number``) from the payloads of its
+telephony events; a callback loses its number once it was requested longer ago than that (one still waiting is
+closed as ``failed``/``expired``: it can no longer be made). Everything the figures and the settlement count stays.
+An event whose call never came is counted from its arrival, at the default retention.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import functools
+import logging
 from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Any, Final
@@ -32,6 +41,9 @@ from hotline.calls.schemas import CallOut, IngestResult, PresenceOut, WrapUpIn
 from hotline.calls.tables import CallEvent
 from hotline.calls.telephony import EventBatch, Offered
 from hotline.lib.cpr import contains_cpr, mask_cpr
+from hotline.tenancy import service as tenancy
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -330,6 +342,73 @@ async def callback_requested_number(call_id: str) -> str:
         (CallEvent.call_id == call_id) & (CallEvent.kind == "callback_requested")
     )
     return str(_decoded(rows[0]["payload"]).get("number") or "") if rows else ""
+
+
+# -- retention --------------------------------------------------------------------------------------------
+
+RETENTION_BATCH: Final = 500
+"""Rows of each table anonymised per transaction: the write lock is held in short steps."""
+RETENTION_BATCHES_PER_PASS: Final = 4
+"""Transactions per pass at most: a first sweep over a long history is spread over several ticks."""
+CALLBACK_EXPIRED: Final = "expired"
+"""The outcome of a callback still waiting when its number reached the end of its retention."""
+
+
+@dataclass
+class RetentionSwept:
+    """What one pass of :func:`retention_sweep` anonymised, per kommune code (counts only: nothing personal)."""
+
+    calls: dict[str, int] = field(default_factory=dict)
+    callbacks: dict[str, int] = field(default_factory=dict)
+    events: dict[str, int] = field(default_factory=dict)
+    more: bool = False
+    """The pass stopped after its last batch with rows still due: sweep again soon."""
+
+
+def _add(counts: dict[str, int], codes: list[str]) -> None:
+    for code in codes:
+        counts[code] = counts.get(code, 0) + 1
+
+
+async def retention_sweep(
+    now: dt.datetime, *, batch: int = RETENTION_BATCH, max_batches: int = RETENTION_BATCHES_PER_PASS
+) -> RetentionSwept:
+    """Erase the personal data of calls, callbacks and telephony events past their kommune's retention (see the
+    module docstring). One read when nothing is due; otherwise up to ``max_batches`` transactions (each joins the
+    caller's, if there is one) of at most ``batch`` rows per table. A row already anonymised is never written
+    again, and several processes may sweep at once (every update re-checks that the row still holds data)."""
+    cutoffs = (await tenancy.retention()).cutoffs(now)
+    swept = RetentionSwept()
+    # Look before writing: on SQLite even an UPDATE that changes nothing takes the write lock.
+    if not await repo.personal_data_past(cutoffs):
+        return swept
+    for _ in range(max_batches):
+        # Read what is due outside the transaction, so that the write lock (SQLite) is held for the updates only;
+        # each update re-checks its row, so a row that changed meanwhile is left as it is.
+        call_ids = await repo.call_ids_past_retention(cutoffs, batch)
+        callback_ids = await repo.callbacks_past_retention(cutoffs, batch)
+        # A number given for a callback by a caller who withheld theirs, or an event whose call never came: a look
+        # at the events themselves, so only once the calls and callbacks are done.
+        rest = len(call_ids) < batch and len(callback_ids) < batch
+        events = await repo.callback_events_past_retention(cutoffs, batch) if rest else []
+        async with repo.transaction():
+            calls = await repo.anonymise_calls(call_ids)
+            await repo.give_up_callbacks(callback_ids, CALLBACK_EXPIRED)
+            callbacks = await repo.anonymise_callbacks(callback_ids)
+            kommune_of = {**callbacks, **calls, **{event["call_id"]: event["kommune_code"] for event in events}}
+            stripped = await repo.strip_event_numbers_of_calls(sorted({**callbacks, **calls}))
+            stripped += await repo.strip_event_numbers([event["id"] for event in events])
+        _add(swept.calls, list(calls.values()))
+        _add(swept.callbacks, list(callbacks.values()))
+        _add(swept.events, [kommune_of.get(call_id, "") for call_id in stripped])
+        full = batch in (len(call_ids), len(callback_ids), len(events))
+        swept.more = full and bool(calls or callbacks or stripped)
+        if not swept.more:
+            break
+    if swept.calls or swept.callbacks or swept.events:
+        counts = (swept.calls, swept.callbacks, swept.events)
+        log.info("retention sweep anonymised per kommune: calls %s, callbacks %s, events %s", *counts)
+    return swept
 
 
 # -- presence ---------------------------------------------------------------------------------------------

@@ -5,8 +5,13 @@ The ``call_event`` row is written before the webhook answers 2xx, so an accepted
 ``call`` row is the state derived from all of a call's events (order-tolerant: each event sets its own
 timestamp column, and the status only ever moves forward).
 
-Times are UTC. The caller's number is personal data: it is kept for callbacks only, shown to the agent who
-handles the call, and cleared by the retention sweep.
+Times are UTC. Personal data: the caller's number (``Call.caller_number``, ``Callback.number`` and the
+``caller_number`` / ``number`` of the ``offered`` / ``callback_requested`` event payloads), kept for callbacks
+and shown to the agent who handles the call, and the agent's notes (``Call.notes``, CPR-masked, but free text).
+The retention sweep (``service.retention_sweep``, run by the runtime's tick) erases them once the call was
+offered (the callback requested) longer ago than the kommune's ``retention_days``; calls of no configured kommune
+(an unknown number, kommune code ``""``) use ``tenancy.service.NO_KOMMUNE_RETENTION_DAYS``. The rows stay, with
+everything the figures and the settlement count.
 """
 
 from piccolo.columns import JSON, Boolean, Integer, Text, Timestamptz, Varchar

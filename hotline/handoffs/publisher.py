@@ -181,7 +181,6 @@ class HandOffsRuntime:
         renderer: Callable[[], Renderer | None] = lambda: None,
         letters_notify: Callable[[], None] = lambda: None,
         sweep_interval: float = 60.0,
-        retention_days: int = service.RETENTION_DAYS,
     ) -> None:
         self.connection = connection
         self.clock = clock
@@ -189,7 +188,6 @@ class HandOffsRuntime:
         self.letters_notify = letters_notify
         self.responder = StatusResponder(connection, clock=clock, renderer=renderer, on_change=self.changed)
         self.sweep_interval = sweep_interval
-        self.retention_days = retention_days
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = asyncio.Event()
 
@@ -213,10 +211,12 @@ class HandOffsRuntime:
         """One escalation and retention pass (the periodic task calls this; tests call it directly)."""
         now = self.clock()
         escalated = await service.escalation_sweep(now)
-        cleared = await service.retention_sweep(now, days=self.retention_days)
+        cleared = await service.retention_sweep(now)  # each kommune's retention, in short transactions
         if escalated:
             self.publisher.notify()
-        return {"escalated": len(escalated), "cleared": cleared}
+        if cleared:
+            log.info("retention sweep anonymised hand-offs per kommune: %s", cleared)
+        return {"escalated": len(escalated), "cleared": sum(cleared.values())}
 
     async def _start_responder(self) -> None:
         await start_when_connected(

@@ -14,6 +14,7 @@ from hotline.db.engine import aware as aware  # shared by every area: naive SQLi
 from hotline.db.engine import transaction as transaction  # one write-transaction rule for every area
 from hotline.db.engine import utc as utc
 from hotline.handoffs.tables import HandOff, HandOffOutbox, HandOffUpdate
+from hotline.tenancy.service import RetentionCutoffs
 
 _HANDOFF_PK = HandOff._meta.primary_key
 _UPDATE_PK = HandOffUpdate._meta.primary_key
@@ -123,27 +124,72 @@ async def mark_escalated(handoff_id: str, now: dt.datetime) -> bool:
     return bool(changed)
 
 
-async def contact_closed_before_exists(cutoff: dt.datetime) -> bool:
-    return bool(
-        await HandOff.exists()
-        .where(HandOff.status == "closed")
-        .where(HandOff.closed_at < utc(cutoff))
-        .where((HandOff.citizen_email != "") | (HandOff.citizen_phone != ""))
+# -- retention ------------------------------------------------------------------------------------------------
+
+
+def _holds_personal_data() -> Any:
+    # Every non-empty note of a hand-off's history is also its latest ``status_notes`` until a later note replaces
+    # it, so a hand-off whose history holds a note holds one itself: the row alone says whether there is work.
+    return (
+        (HandOff.citizen_email != "")
+        | (HandOff.citizen_phone != "")
+        | (HandOff.description != "")
+        | (HandOff.status_notes != "")
+    )
+
+
+def _closed_past_retention(cutoffs: RetentionCutoffs) -> Any:
+    """Closed before its kommune's cutoff (one condition per distinct retention) and still holding personal data."""
+    due: Any = HandOff.closed_at < utc(cutoffs.other)
+    if cutoffs.known:
+        due = HandOff.kommune_code.not_in(list(cutoffs.known)) & due
+    for cutoff, codes in cutoffs.groups:
+        due = due | (HandOff.kommune_code.is_in(list(codes)) & (HandOff.closed_at < utc(cutoff)))
+    return (HandOff.status == "closed") & HandOff.closed_at.is_not_null() & due & _holds_personal_data()
+
+
+async def personal_data_past(cutoffs: RetentionCutoffs) -> bool:
+    """Whether any closed hand-off past its kommune's retention still holds personal data (one EXISTS)."""
+    return bool(await HandOff.exists().where(_closed_past_retention(cutoffs)).run())
+
+
+async def ids_past_retention(cutoffs: RetentionCutoffs, limit: int) -> list[int]:
+    rows = (
+        await HandOff.select(_HANDOFF_PK)
+        .where(_closed_past_retention(cutoffs))
+        .order_by(_HANDOFF_PK)
+        .limit(limit)
         .run()
     )
+    return [row["id"] for row in rows]
 
 
-async def clear_contact_closed_before(cutoff: dt.datetime, kommune_code: str | None = None) -> int:
-    query = (
-        HandOff.update({HandOff.citizen_email: "", HandOff.citizen_phone: ""})
-        .where(HandOff.status == "closed")
-        .where(HandOff.closed_at < utc(cutoff))
-        .where((HandOff.citizen_email != "") | (HandOff.citizen_phone != ""))
+async def anonymise(row_ids: list[int]) -> list[dict[str, str]]:
+    """Erase the citizen's contact, the description and the kommune's notes of these hand-offs, and the notes of
+    their history; keep everything the figures and the kommune's statistics read (kommune, department, topic,
+    times, status). Rows that hold nothing personal any more (swept meanwhile) are left untouched. Returns the
+    ``handoff_id`` and ``kommune_code`` of each hand-off changed."""
+    if not row_ids:
+        return []
+    values: dict[Any, Any] = {
+        HandOff.citizen_email: "",
+        HandOff.citizen_phone: "",
+        HandOff.description: "",
+        HandOff.status_notes: "",
+    }
+    rows: list[dict[str, str]] = (
+        await HandOff.update(values)
+        .where(_HANDOFF_PK.is_in(row_ids) & _holds_personal_data())
+        .returning(HandOff.handoff_id, HandOff.kommune_code)
+        .run()
     )
-    if kommune_code is not None:
-        query = query.where(HandOff.kommune_code == kommune_code)
-    changed = await query.returning(_HANDOFF_PK).run()
-    return len(changed)
+    if rows:
+        await (
+            HandOffUpdate.update({HandOffUpdate.note: ""})
+            .where(HandOffUpdate.handoff_id.is_in([row["handoff_id"] for row in rows]) & (HandOffUpdate.note != ""))
+            .run()
+        )
+    return rows
 
 
 async def kommune_codes_with_handoffs() -> list[str]:

@@ -15,6 +15,13 @@ wall time, the kommune's closures and public holidays, DST-correct through :clas
 "Overdue" means still ``open`` (not acknowledged by the kommune) after the due time; acknowledging stops the
 escalation clock.
 
+**Retention.** A hand-off holds personal data: the citizen's e-mail and phone, the agent's description of the
+enquiry (CPR-masked, but it may name the citizen or an address) and the kommune's notes (on the hand-off and in
+its history). It keeps them while it is open or acknowledged, however old: the kommune still needs to reach the
+citizen, and an overdue one is escalated, not forgotten. Once it is **closed**, they are erased when
+``closed_at`` is older than the kommune's ``retention_days`` (:func:`retention_sweep`); the row itself stays for
+the figures. Who made it (``created_by``, an agent) is not the citizen's data and stays.
+
 **Transactions.** :func:`create_handoff` writes the hand-off, its first history row and its outbox row in one
 transaction, and joins the caller's transaction when there is one (Piccolo's ``transaction()`` nests as a no-op
 on both SQLite and PostgreSQL), so the calls area can write it inside the call's wrap-up. Every check runs before
@@ -48,7 +55,8 @@ MAX_DESCRIPTION: Final = 4000
 MAX_NOTE: Final = 2000
 GRACE: Final = dt.timedelta(hours=2)
 FALLBACK: Final = dt.timedelta(days=3)
-RETENTION_DAYS: Final = 30
+RETENTION_BATCH: Final = 500
+"""Hand-offs anonymised per transaction, so a first sweep over a long history holds the lock in short steps."""
 RECEIVED_TEMPLATE: Final = "handoff_received"
 DONE_TEMPLATE: Final = "handoff_done"
 
@@ -448,16 +456,27 @@ async def escalation_sweep(now: dt.datetime) -> list[HandOffOut]:
 # -- retention --------------------------------------------------------------------------------------------
 
 
-async def retention_sweep(now: dt.datetime, *, days: int = RETENTION_DAYS) -> int:
-    """Clear the citizen's e-mail and phone on hand-offs closed more than ``days`` ago: once the case is done the
-    kommune has what it needs and the hotline keeps no contact data. Returns how many were cleared."""
-    if days < 0:
-        raise HandOffError("days", "must not be negative")
-    cutoff = _aware(now) - dt.timedelta(days=days)
+async def retention_sweep(now: dt.datetime, *, batch: int = RETENTION_BATCH) -> dict[str, int]:
+    """Anonymise every hand-off closed longer ago than its kommune's ``retention_days``: the citizen's e-mail and
+    phone, the agent's description of the enquiry, the kommune's status notes and the notes of its history are
+    erased (see the module docstring); the row stays, with what the figures count.
+
+    Each batch of at most ``batch`` hand-offs is its own transaction (or joins the caller's). Nothing is written
+    when nothing is due, and a hand-off already anonymised is never written again, so the sweep can run every
+    minute in every process. Returns the hand-offs anonymised per kommune."""
+    cutoffs = (await tenancy.retention()).cutoffs(_aware(now))
     # Look before writing: on SQLite even an UPDATE that changes nothing takes the write lock, every minute.
-    if not await repository.contact_closed_before_exists(cutoff):
-        return 0
-    return await repository.clear_contact_closed_before(cutoff)
+    if not await repository.personal_data_past(cutoffs):
+        return {}
+    anonymised: dict[str, int] = {}
+    while True:
+        ids = await repository.ids_past_retention(cutoffs, batch)  # read outside: the lock is for the updates only
+        async with repository.transaction():
+            rows = await repository.anonymise(ids)
+        for row in rows:
+            anonymised[row["kommune_code"]] = anonymised.get(row["kommune_code"], 0) + 1
+        if len(ids) < batch or not rows:
+            return anonymised
 
 
 # -- Open311 ----------------------------------------------------------------------------------------------

@@ -2,8 +2,13 @@
 the topic, their status history, and the outbox that carries them to the kommune's NATS subject.
 
 The hand-off, its first history row and its outbox row are written in one transaction with the call's outcome.
-Descriptions are CPR-masked before they are stored. The citizen's e-mail (optional) is personal data, used only
-for the "passed on / done" e-mails and cleared by the retention sweep.
+Descriptions are CPR-masked before they are stored.
+
+Personal data: the citizen's e-mail and phone (optional, used only for the "passed on / done" e-mails), the
+agent's ``description`` of the enquiry, the kommune's ``status_notes`` and the ``note`` of each history row. They
+are kept while the hand-off is open or acknowledged; once it has been closed for longer than its kommune's
+``retention_days`` the retention sweep (``service.retention_sweep``) erases them and keeps the row (kommune,
+department, topic, times, status) for the figures.
 """
 
 from piccolo.columns import Integer, Text, Timestamptz, Varchar

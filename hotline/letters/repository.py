@@ -13,6 +13,7 @@ from hotline.db.engine import aware as aware  # shared by every area: naive SQLi
 from hotline.db.engine import transaction as transaction  # one write-transaction rule for every area
 from hotline.db.engine import utc as utc
 from hotline.letters.tables import Letter
+from hotline.tenancy.service import RetentionCutoffs
 
 
 async def insert_letter(values: dict[str, Any]) -> None:
@@ -148,15 +149,86 @@ async def mark_failed(row_id: int, owner: str, reason: str) -> None:
     )
 
 
-async def delete_created_before(kommune_code: str, before: dt.datetime) -> int:
-    """Delete the kommune's letters created before ``before``, whatever their state; returns how many."""
-    where = (Letter.kommune_code == kommune_code) & (Letter.created_at < utc(before))
-    count: int = await Letter.count().where(where).run()
-    if count:
-        await Letter.delete().where(where).run()
-    return count
+# -- retention ------------------------------------------------------------------------------------------------
 
 
-async def kommune_codes_with_letters() -> list[str]:
-    rows = await Letter.select(Letter.kommune_code).distinct().run()
+def _holds_personal_data() -> Any:
+    return (
+        (Letter.recipient != "")
+        | (Letter.body != "")
+        | (Letter.subject != "")
+        | Letter.html.is_not_null()
+        | Letter.text.is_not_null()
+        | Letter.pdf.is_not_null()
+    )
+
+
+def _not_in_flight(now: dt.datetime) -> Any:
+    # A letter a worker holds right now is being handed to the relay from the copy it read: erasing it under the
+    # worker would leave a failed attempt queued again with no address. The next pass takes it.
+    return (Letter.status != "sending") | Letter.lease_until.is_null() | (Letter.lease_until < utc(now))
+
+
+def _past_retention(cutoffs: RetentionCutoffs, now: dt.datetime) -> Any:
+    """Written before its kommune's cutoff (one condition per distinct retention), not held by a worker, and still
+    holding personal data: the address, the agent's text or subject, or the rendered e-mail."""
+    due: Any = Letter.created_at < utc(cutoffs.other)
+    if cutoffs.known:
+        due = Letter.kommune_code.not_in(list(cutoffs.known)) & due
+    for cutoff, codes in cutoffs.groups:
+        due = due | (Letter.kommune_code.is_in(list(codes)) & (Letter.created_at < utc(cutoff)))
+    return due & _not_in_flight(now) & _holds_personal_data()
+
+
+async def personal_data_past(cutoffs: RetentionCutoffs, now: dt.datetime) -> bool:
+    """Whether any letter past its kommune's retention still holds personal data (one EXISTS)."""
+    return bool(await Letter.exists().where(_past_retention(cutoffs, now)).run())
+
+
+async def ids_past_retention(cutoffs: RetentionCutoffs, now: dt.datetime, limit: int) -> list[int]:
+    rows = (
+        await Letter.select(Letter._meta.primary_key)
+        .where(_past_retention(cutoffs, now))
+        .order_by(Letter._meta.primary_key)
+        .limit(limit)
+        .run()
+    )
+    return [row["id"] for row in rows]
+
+
+async def give_up_unsent(row_ids: list[int], now: dt.datetime, reason: str) -> None:
+    """Mark as failed those of ``row_ids`` still waiting to be sent (queued, or held by a worker whose lease ran
+    out): their address is about to be erased."""
+    if not row_ids:
+        return
+    values: dict[Column | str, Any] = {
+        Letter.status: "failed",
+        Letter.lease_owner: "",
+        Letter.lease_until: None,
+        Letter.last_error: reason[:500],
+    }
+    waiting = (Letter.status == "queued") | ((Letter.status == "sending") & (Letter.lease_until < utc(now)))
+    await Letter.update(values).where(Letter._meta.primary_key.is_in(row_ids) & waiting).run()
+
+
+async def anonymise(row_ids: list[int], now: dt.datetime) -> list[str]:
+    """Erase the personal data of these letters (address, subject, text, rendered e-mail) and keep what the
+    figures count; returns the kommune code of each letter changed. Rows that hold none any more (another process
+    swept them meanwhile) or that a worker took meanwhile are left untouched."""
+    if not row_ids:
+        return []
+    values: dict[Column | str, Any] = {
+        Letter.recipient: "",
+        Letter.subject: "",
+        Letter.body: "",
+        Letter.html: None,
+        Letter.text: None,
+        Letter.pdf: None,
+    }
+    rows = (
+        await Letter.update(values)
+        .where(Letter._meta.primary_key.is_in(row_ids) & _not_in_flight(now) & _holds_personal_data())
+        .returning(Letter.kommune_code)
+        .run()
+    )
     return [row["kommune_code"] for row in rows]

@@ -384,18 +384,39 @@ async def recent_letters(kommune_code: str) -> list[LetterOut]:
 # -- retention and samples ------------------------------------------------------------------------------
 
 
-async def retention_sweep(now: dt.datetime) -> dict[str, int]:
-    """Delete every letter (address, text, rendered e-mail) older than its kommune's ``retention_days``.
-    Call inside a transaction. Letters of a kommune no longer configured are kept at the longest allowed
-    retention (3650 days) rather than guessed at. Returns deletions per kommune."""
-    retention = {tenant.code: tenant.definition.retention_days for tenant in await tenancy.load_tenants()}
-    deleted: dict[str, int] = {}
-    for code in await repository.kommune_codes_with_letters():
-        days = retention.get(code, 3650)
-        count = await repository.delete_created_before(code, now - dt.timedelta(days=days))
-        if count:
-            deleted[code] = count
-    return deleted
+RETENTION_BATCH: Final = 500
+"""Letters anonymised per transaction: a first sweep over a long history holds the write lock in short steps."""
+GIVEN_UP: Final = "not sent within the kommune's retention period: the address was erased"
+
+
+async def retention_sweep(now: dt.datetime, *, batch: int = RETENTION_BATCH) -> dict[str, int]:
+    """Anonymise every letter written longer ago than its kommune's ``retention_days``, whatever its state:
+    the address, the subject (the agent may have written it), the agent's text and the rendered e-mail are
+    erased; the row stays with what the figures count (kommune, topic, call, template, language, written, sent,
+    status), so "replies within 2 working days" keeps counting it. A letter of a code that is not (or no longer)
+    a configured kommune is kept :data:`~hotline.tenancy.service.NO_KOMMUNE_RETENTION_DAYS`. A letter still
+    waiting to be sent is marked failed first (:data:`GIVEN_UP`): there is no address left to send it to. One a
+    worker holds right now (``sending``, lease not run out) is left to the next pass.
+
+    Each batch of at most ``batch`` letters is its own transaction (or joins the caller's, if there is one).
+    Nothing is written when nothing is due, and a letter already anonymised is never written again. Returns the
+    letters anonymised per kommune."""
+    cutoffs = (await tenancy.retention()).cutoffs(now)
+    # Look before writing: on SQLite even an UPDATE that changes nothing takes the write lock.
+    if not await repository.personal_data_past(cutoffs, now):
+        return {}
+    anonymised: dict[str, int] = {}
+    while True:
+        # Read outside the transaction, so that the write lock (SQLite) is held for the updates only; they re-check
+        # each row.
+        ids = await repository.ids_past_retention(cutoffs, now, batch)
+        async with repository.transaction():
+            await repository.give_up_unsent(ids, now, GIVEN_UP)
+            codes = await repository.anonymise(ids, now)
+        for code in codes:
+            anonymised[code] = anonymised.get(code, 0) + 1
+        if len(ids) < batch or not codes:
+            return anonymised
 
 
 SAMPLE_TEXT: Final = (

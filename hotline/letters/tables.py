@@ -2,7 +2,13 @@
 
 The letter and its outbox entry are one row, so writing the letter *is* enqueueing it: there is no state in which
 a letter exists without its delivery, or a delivery without its letter. The rendered e-mail (HTML, text, PDF) is
-kept only until it is delivered or has failed for good; the agent's text stays until the retention sweep.
+kept only until it is delivered or has failed for good.
+
+Personal data: ``recipient``, ``subject`` (the agent may write in it), ``body`` and the rendered ``html`` /
+``text`` / ``pdf``. Once the letter is older than its kommune's ``retention_days``, the retention sweep
+(``service.retention_sweep``) erases them and keeps the row: kommune, topic, call, template, language, the sender
+(the kommune's own), ``created_at``, ``sent_at`` and the delivery state are what the figures count ("replies
+within 2 working days").
 """
 
 from piccolo.columns import Bytea, Integer, Text, Timestamptz, Varchar

@@ -43,6 +43,12 @@ async def upsert_topics(rows: Iterable[tuple[str, str, str]]) -> None:
             await Topic.update({Topic.name_da: name_da, Topic.name_en: name_en}).where(Topic.code == code).run()
 
 
+async def retention_days() -> dict[str, int]:
+    """Each kommune's ``retention_days`` (code -> days), in one query."""
+    rows = await Kommune.select(Kommune.code, Kommune.retention_days).run()
+    return {row["code"]: int(row["retention_days"]) for row in rows}
+
+
 async def kommune_digests() -> dict[str, str]:
     rows = await Kommune.select(Kommune.code, Kommune.config_digest).run()
     return {row["code"]: row["config_digest"] for row in rows}

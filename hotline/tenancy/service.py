@@ -11,7 +11,7 @@ import datetime as dt
 import hashlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import msgspec
 
@@ -184,6 +184,58 @@ async def tenant_digests() -> dict[str, str]:
     """Each kommune's configuration digest (code -> digest): one cheap query that tells whether, and which, tenants
     changed since they were loaded. Only :func:`apply_definitions` writes tenants, and it always sets the digest."""
     return await repository.kommune_digests()
+
+
+# -- retention of personal data ------------------------------------------------------------------------
+
+NO_KOMMUNE_RETENTION_DAYS: Final = 30
+"""Retention of personal data on a record that belongs to no configured kommune: a call to a number no kommune
+owns (kommune code ``""``), an event of a call that never arrived, or a record of a kommune since removed from the
+federation. 30 days, the shortest retention the demo kommuner choose: such a caller got general guidance only and
+no kommune follows the contact up, so nothing argues for keeping it longer, and a number with no owner must not be
+kept for ever."""
+
+
+@dataclass(frozen=True)
+class RetentionCutoffs:
+    """The instants before which a record's personal data is past its kommune's retention, grouped by retention so
+    that a sweep's query needs one condition per distinct ``retention_days`` (a handful), not one per kommune.
+
+    ``groups`` pairs a cutoff with the kommuner that share it; every other kommune code (``""`` included) uses
+    ``other`` (:data:`NO_KOMMUNE_RETENTION_DAYS`)."""
+
+    groups: tuple[tuple[dt.datetime, tuple[str, ...]], ...]
+    other: dt.datetime
+
+    @property
+    def known(self) -> tuple[str, ...]:
+        return tuple(code for _, codes in self.groups for code in codes)
+
+
+@dataclass(frozen=True)
+class Retention:
+    """How many days each kommune keeps its citizens' personal data (``retention_days`` of its definition)."""
+
+    days: dict[str, int]
+
+    def cutoffs(self, now: dt.datetime) -> RetentionCutoffs:
+        """A record of a kommune of ``groups`` dated before that group's cutoff, or of any other code dated before
+        ``other``, is past retention at ``now``."""
+        if now.tzinfo is None or now.utcoffset() is None:
+            raise ValueError("now must be timezone-aware")
+        by_days: dict[int, list[str]] = {}
+        for code, days in sorted(self.days.items()):
+            by_days.setdefault(days, []).append(code)
+        moment = now.astimezone(dt.UTC)
+        return RetentionCutoffs(
+            groups=tuple((moment - dt.timedelta(days=days), tuple(codes)) for days, codes in sorted(by_days.items())),
+            other=moment - dt.timedelta(days=NO_KOMMUNE_RETENTION_DAYS),
+        )
+
+
+async def retention() -> Retention:
+    """Every kommune's ``retention_days``, in one query (the retention sweeps of calls, hand-offs and letters)."""
+    return Retention(days=await repository.retention_days())
 
 
 async def get_tenant(code: str) -> Tenant | None:

@@ -1,5 +1,5 @@
 """After the hand-off: status changes and the citizen's e-mails (queued exactly once per transition), escalation
-of overdue hand-offs, and retention of the citizen's contact."""
+of overdue hand-offs (retention is in test_retention.py)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from hotline.handoffs import repository, service
-from hotline.handoffs.tables import HandOff, HandOffOutbox, HandOffUpdate
+from hotline.handoffs.tables import HandOffOutbox, HandOffUpdate
 from hotline.letters.rendering import Renderer
 from hotline.letters.tables import Letter
 from tests.fixtures.databases import Database
@@ -131,23 +131,3 @@ async def test_escalation_marks_open_handoffs_past_due_once(demo_federation: Dat
     row = await repository.handoff(overdue)
     assert row is not None
     assert repository.aware(row["escalated_at"]) == dt.datetime(2026, 11, 26, 9, 30, tzinfo=CPH)
-
-
-async def test_retention_clears_contact_of_handoffs_closed_long_ago(demo_federation: Database) -> None:
-    old = await make()
-    recent = await make()
-    still_open = await make()
-    for handoff_id, closed_at in ((old, dt.datetime(2026, 10, 1, tzinfo=dt.UTC)), (recent, NEXT_MORNING)):
-        await (
-            HandOff.update(
-                {HandOff.status: "closed", HandOff.closed_at: closed_at, HandOff.citizen_phone: "+4512345678"}
-            )
-            .where(HandOff.handoff_id == handoff_id)
-            .run()
-        )
-    assert await service.retention_sweep(dt.datetime(2026, 11, 27, tzinfo=dt.UTC), days=30) == 1
-    rows = {row["handoff_id"]: row for row in await HandOff.select().run()}
-    assert (rows[old]["citizen_email"], rows[old]["citizen_phone"]) == ("", "")
-    assert rows[recent]["citizen_email"] == "borger@example.org"
-    assert rows[still_open]["citizen_email"] == "borger@example.org"
-    assert await service.retention_sweep(dt.datetime(2026, 11, 27, tzinfo=dt.UTC), days=30) == 0

@@ -274,18 +274,3 @@ async def test_a_worker_killed_after_the_relay_accepted_loses_nothing_and_resend
     copies = [m for m in smtp_server.handler.messages if by_letter[ids[1]].encode() in m]
     assert len(copies) == 2
     assert copies[0] == copies[1]
-
-
-async def test_the_retention_sweep_deletes_letters_older_than_the_kommunes_retention(
-    kommuner: Database, renderer: Renderer
-) -> None:
-    old = await service.send("0751", draft(), renderer, now=now() - dt.timedelta(days=31), created_by="t")
-    recent = await service.send("0751", draft(), renderer, now=now() - dt.timedelta(days=29), created_by="t")
-    odder = await service.send("0727", draft(), renderer, now=now() - dt.timedelta(days=31), created_by="t")
-    # Aarhus keeps contact data 30 days, Odder 90 (tenants/*/kommune.toml).
-    async with repository.transaction():
-        deleted = await service.retention_sweep(now())
-    assert deleted == {"0751": 1}
-    assert await repository.letter(old.letter_id) is None
-    assert await repository.letter(recent.letter_id) is not None
-    assert await repository.letter(odder.letter_id) is not None
