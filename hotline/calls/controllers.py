@@ -21,7 +21,7 @@ from litestar.exceptions import (
     PermissionDeniedException,
     ValidationException,
 )
-from litestar.params import HeaderParameter, JSONBody, PathParameter
+from litestar.params import HeaderParameter, JSONBody, PathParameter, QueryParameter
 from litestar.response import ServerSentEvent, ServerSentEventMessage, Template
 from litestar.status_codes import HTTP_406_NOT_ACCEPTABLE, HTTP_409_CONFLICT, HTTP_422_UNPROCESSABLE_ENTITY
 
@@ -41,11 +41,13 @@ from hotline.calls.telephony import (
 from hotline.identity import audit
 from hotline.identity.guards import client_ip, federation_access, principal_of, public
 from hotline.identity.service import Principal
+from hotline.knowledge.search import snippet
 from hotline.web.templating import page
 
 AGENT = federation_access("agent")
 CallIdParameter = Annotated[str, PathParameter(description="The platform's call id", max_length=64)]
 _KOMMUNE = "^[0-9]{4}$"
+SEARCH_HITS = 8
 
 
 def _runtime(request: Request[Any, Any, Any]) -> CallsRuntime:
@@ -274,15 +276,51 @@ class ConsolePagesController(Controller):
         if not runtime.known_topics:
             await runtime.refresh_topics()
         presence = await service.presence_of(agent.user_id)
+        lang = str(getattr(request.state, "lang", "da"))
+        renderer = runtime.renderer
+        known = sorted(runtime.known_topics)
+        topics = renderer.topic_choices(lang) if renderer is not None else [(code, code) for code in known]
         return page(
             request,
             "calls/console.html",
             {
                 "agent": agent,
                 "presence": presence.state if presence else "offline",
-                "topics": sorted(runtime.known_topics),
+                "topics": topics,
                 "outcomes": ("solved", "handed_off", "callback", "misrouted", "not_municipal"),
             },
+        )
+
+    @get("/search", name="console-search", opt=AGENT, cache=False)
+    async def search(
+        self,
+        request: Request[Any, Any, Any],
+        q: Annotated[str, QueryParameter(max_length=200)] = "",
+        kommune: Annotated[str, QueryParameter(max_length=4)] = "",
+    ) -> Template:
+        """The screen-pop's knowledge search: hits in the pop itself (the caller's kommune first), from the
+        in-memory replica, with the topics' names and each article's text one click away."""
+        await _agent(request)
+        runtime = _runtime(request)
+        lang = str(getattr(request.state, "lang", "da"))
+        renderer = runtime.renderer
+        replica = renderer.replica if renderer is not None else None
+        ready = replica is not None and replica.ready
+        query = q.strip()
+        code = kommune if kommune.isdigit() and len(kommune) == 4 else None
+        found = replica.search(query, code, limit=SEARCH_HITS) if replica is not None and ready and query else []
+        hits = [
+            {
+                "record": record,
+                "topic": renderer.topic_name(record.topic, lang) if renderer is not None else record.topic,
+                "snippet": snippet(record, query),
+            }
+            for record, _score in found
+        ]
+        return page(
+            request,
+            "calls/_pop_results.html",
+            {"q": query, "kommune": code or "", "hits": hits, "ready": ready},
         )
 
     @get("/events", name="console-events", opt=AGENT, cache=False)

@@ -10,7 +10,7 @@ other processes get their current call when their console reconnects (the state 
 The tick (every :data:`TICK_SECONDS`; :meth:`CallsRuntime.tick` is called directly by tests with a fixed clock):
 ring timeouts, callbacks past the maximum wait, agents of dead processes, assignment of anything waiting (so no
 call is forgotten when the process that took it died before assigning it), the queue figures for the consoles,
-and the heartbeat that vouches for this process's agents.
+the heartbeat that vouches for this process's agents, and every :data:`RETENTION_EVERY` the retention sweep.
 """
 
 from __future__ import annotations
@@ -33,13 +33,12 @@ from litestar.response import ServerSentEventMessage
 from hotline.calls import repository as repo
 from hotline.calls import service
 from hotline.calls.routing import TenantIndex
-from hotline.calls.screenpop import ScreenPopRenderer
+from hotline.calls.screenpop import ScreenPopRenderer, load_topics
 from hotline.calls.service import Effects, Offer, QueueOptions
 from hotline.identity import audit
 from hotline.identity.audit import Actor
 from hotline.identity.service import SecretBox, active_webhook_secrets, webhook_secret_used
 from hotline.server.nats import NatsConnection
-from hotline.tenancy import service as tenancy
 from kb_sync.replica import Replica
 
 log = logging.getLogger(__name__)
@@ -51,6 +50,7 @@ SECRET_TTL: Final = dt.timedelta(seconds=30)
 RELOAD_AT_MOST_EVERY: Final = 0.25  # seconds: an unmatched signature may reload the secrets this often
 TOPIC_COUNTS_EVERY: Final = dt.timedelta(minutes=5)
 TOPIC_COUNTS_WINDOW: Final = dt.timedelta(days=30)
+RETENTION_EVERY: Final = dt.timedelta(minutes=5)  # the retention sweep of calls (service.retention_sweep)
 KEEPALIVE_SECONDS: Final = 15.0
 QUEUE_FIGURES_AT_MOST_EVERY: Final = dt.timedelta(seconds=2)
 FAN_OUT_CHUNK: Final = 20  # connections given a broadcast before the event loop serves others (screen-pops)
@@ -131,7 +131,8 @@ class CallsRuntime:
     _subscription: Any = None
     _last_heartbeat: dt.datetime | None = None
     _last_topic_counts: dt.datetime | None = None
-    _queue_figures: tuple[int, int] | None = None
+    _next_retention: dt.datetime | None = None
+    _queue_figures: tuple[int, int, int] | None = None
     _queue_figures_sent: dt.datetime | None = None
     _surge_ids: tuple[str, ...] | None = None
     _background: set[asyncio.Task[Any]] = field(default_factory=set)
@@ -209,10 +210,10 @@ class CallsRuntime:
     # -- the queue ------------------------------------------------------------------------------------------
 
     async def refresh_topics(self) -> None:
-        codes = await tenancy.known_topic_codes()
-        self.known_topics = codes
+        topics = await load_topics()  # codes and names in one query; the screen-pop shows the names
+        self.known_topics = set(topics)
         if self.renderer is not None:
-            self.renderer.topic_order = sorted(codes)
+            self.renderer.set_topics(topics)
 
     async def assign(self) -> Effects:
         effects = Effects()
@@ -239,9 +240,14 @@ class CallsRuntime:
             await self._refresh_topic_counts(now)
         await self.dispatch(effects)
         await self._broadcast_figures(now)
+        if self._next_retention is None or now >= self._next_retention:  # last: the agents are told first
+            self._next_retention = now + RETENTION_EVERY
+            if (await service.retention_sweep(now)).more:  # its own short transactions; one read when idle
+                self._next_retention = now  # a long history: go on at the next tick
         return effects
 
     async def _refresh_topic_counts(self, now: dt.datetime) -> None:
+        await self.refresh_topics()  # the taxonomy's names, on the same schedule as the counts
         counts: dict[str, dict[str, int]] = {}
         for row in await repo.topic_counts(now - TOPIC_COUNTS_WINDOW):
             counts.setdefault(row["kommune_code"], {})[row["topic"]] = int(row["n"])
@@ -324,11 +330,11 @@ class CallsRuntime:
             for connection in list(connections):
                 connection.queue.put_nowait(ServerSentEventMessage(data=notice.state, event="presence"))
 
-    async def render(self, offer: Offer, lang: str) -> str:
+    async def render(self, offer: Offer, lang: str, answered_at: dt.datetime | None = None) -> str:
         if self.renderer is None:
             return ""
         tenant = await self.router.tenant(offer.kommune_code) if offer.kommune_code else None
-        return self.renderer.render(offer, tenant, self.clock(), lang)
+        return self.renderer.render(offer, tenant, self.clock(), lang, answered_at=answered_at)
 
     def screen_pop_sent(self, connection: LiveConnection, message: ServerSentEventMessage) -> ServerSentEventMessage:
         """Stamp a screen-pop as it leaves: its id carries ``<call id>.<arrived ns>.<sent ns>`` so a client can
@@ -373,11 +379,12 @@ class CallsRuntime:
             call = await repo.call(current)
             if call is not None:
                 offer = service._offer_of(call, user_id, callback=call["status"] == "callback")
-                html = await self.render(offer, lang)
+                in_hand = state in ("on_call", "wrap_up")  # answered: no answer button on the pop again
+                html = await self.render(offer, lang, call["answered_at"] if in_hand else None)
                 connection.arrivals[current] = (0, call["kommune_code"], bool(call["caller_number"]))
                 connection.queue.put_nowait(ServerSentEventMessage(data=html, event="screen-pop", id=current))
-        waiting, longest = await self.queue_figures(now)
-        connection.queue.put_nowait(ServerSentEventMessage(data=self._queue_text(waiting, longest), event="queue"))
+        figures = await self.queue_figures(now)
+        connection.queue.put_nowait(ServerSentEventMessage(data=self._queue_text(*figures), event="queue"))
         if self.renderer is not None:
             connection.queue.put_nowait(ServerSentEventMessage(data=self.renderer.surge(lang), event="surge"))
         return connection
@@ -389,14 +396,16 @@ class CallsRuntime:
             if not connections:
                 del self.connections[connection.user_id]
 
-    async def queue_figures(self, now: dt.datetime) -> tuple[int, int]:
+    async def queue_figures(self, now: dt.datetime) -> tuple[int, int, int]:
+        """(calls waiting, seconds the longest has waited, agents available)."""
         waiting, oldest = await repo.queue_stats()
         longest = int((now - oldest).total_seconds()) if oldest is not None else 0
-        return waiting, max(longest, 0)
+        return waiting, max(longest, 0), (await repo.presence_counts()).get("available", 0)
 
     @staticmethod
-    def _queue_text(waiting: int, longest: int) -> str:
-        return _encoder.encode({"waiting": waiting, "longest_wait_seconds": longest}).decode()
+    def _queue_text(waiting: int, longest: int, available: int) -> str:
+        figures = {"waiting": waiting, "longest_wait_seconds": longest, "available": available}
+        return _encoder.encode(figures).decode()
 
     async def _broadcast_figures(self, now: dt.datetime) -> None:
         """Queue figures (when they changed, at most every :data:`QUEUE_FIGURES_AT_MOST_EVERY`) and surge notices

@@ -26,6 +26,7 @@ from collections import Counter
 from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from typing import Annotated, Any, Final
+from urllib.parse import urlencode
 from zoneinfo import ZoneInfo
 
 from litestar import Controller, Litestar, Request, Response, get
@@ -33,9 +34,11 @@ from litestar.exceptions import NotAuthorizedException, PermissionDeniedExceptio
 from litestar.params import QueryParameter
 from litestar.response import Redirect, ServerSentEvent, ServerSentEventMessage
 
+from hotline.calls.messages import MESSAGES
 from hotline.calls.tables import AgentPresence, Call
 from hotline.identity import audit
 from hotline.identity.guards import ACCESS_KEY, Access, client_ip, principal_of
+from hotline.web.i18n import DEFAULT_LANGUAGE
 from hotline.web.templating import page
 
 CPH: Final = ZoneInfo("Europe/Copenhagen")
@@ -290,7 +293,8 @@ class Charts:
     sparkline_max: int
 
 
-BAR_WIDTH: Final = 600.0
+BAR_WIDTH: Final = 540.0
+"""The longest kommune bar (viewBox 900 wide, bars from x 270): room is left for a three-digit count after it."""
 GAUGE_WIDTH: Final = 320.0
 PRESENCE_WIDTH: Final = 520.0
 ROW_HEIGHT: Final = 36
@@ -379,84 +383,12 @@ class WallboardHub:
 
 
 # -- texts ---------------------------------------------------------------------------------------------------
-# The wallboard's own texts, handed to its templates as ``w`` (the calls area's ``messages.py`` belongs to the
-# console; keeping these here lets the two be built side by side). Same keys in both languages (tested).
+# The wallboard's texts live with the rest of the area's in ``hotline/calls/messages.py`` (keys ``wallboard.*``);
+# its templates get them as ``w`` without the prefix, because some are formatted here (the summary, durations).
 
 TEXTS: Final[dict[str, dict[str, str]]] = {
-    "da": {
-        "title": "Tavlen: køen lige nu",
-        "title_kommune": "Tavlen: {name}",
-        "lead": "Opdateres af sig selv hvert andet sekund. Tal for i aften gælder siden {since}.",
-        "waiting": "Venter",
-        "longest_wait": "Længste ventetid",
-        "available": "Ledige medarbejdere",
-        "gauge_available": "Ledige",
-        "on_shift": "På vagt",
-        "offered": "Opkald i aften",
-        "answered": "Besvaret",
-        "abandoned": "Lagt på",
-        "callbacks": "Ring op",
-        "service_level": "Serviceniveau",
-        "service_level_hint": "besvaret inden for {seconds} sekunder",
-        "non_member": "Fra ikke-medlemmer",
-        "unknown": "Ukendt nummer",
-        "other_kommuner": "Øvrige kommuner",
-        "no_calls": "Ingen opkald endnu i aften.",
-        "per_kommune": "Opkald pr. kommune i aften",
-        "queue_vs_agents": "Ventende opkald og ledige medarbejdere",
-        "presence": "Medarbejdere efter status",
-        "history": "Ventende opkald den seneste time",
-        "history_max": "højst {count} ad gangen",
-        "state.available": "Ledig",
-        "state.ringing": "Ringer",
-        "state.on_call": "I samtale",
-        "state.wrap_up": "Efterbehandling",
-        "state.pause": "Pause",
-        "summary": "{waiting} venter, længste ventetid {longest}. {available} ledige af {on_shift} på vagt. "
-        "{offered} opkald i aften, {answered} besvaret, {abandoned} lagt på.",
-        "none": "–",
-        "live": "Direkte",
-        "minutes_seconds": "{minutes} min {seconds} s",
-        "seconds": "{seconds} s",
-        "simulate_hint": "Demo: «hotline demo --simulate» sender en simuleret aften med opkald hertil.",
-    },
-    "en": {
-        "title": "Wallboard: the queue right now",
-        "title_kommune": "Wallboard: {name}",
-        "lead": "Updates by itself every two seconds. Tonight's figures count from {since}.",
-        "waiting": "Waiting",
-        "longest_wait": "Longest wait",
-        "available": "Agents available",
-        "gauge_available": "Available",
-        "on_shift": "On shift",
-        "offered": "Calls tonight",
-        "answered": "Answered",
-        "abandoned": "Abandoned",
-        "callbacks": "Callbacks",
-        "service_level": "Service level",
-        "service_level_hint": "answered within {seconds} seconds",
-        "non_member": "From non-members",
-        "unknown": "Unknown number",
-        "other_kommuner": "Other kommuner",
-        "no_calls": "No calls yet tonight.",
-        "per_kommune": "Calls per kommune tonight",
-        "queue_vs_agents": "Calls waiting and agents available",
-        "presence": "Agents by presence",
-        "history": "Calls waiting over the last hour",
-        "history_max": "at most {count} at a time",
-        "state.available": "Available",
-        "state.ringing": "Ringing",
-        "state.on_call": "On a call",
-        "state.wrap_up": "Wrap-up",
-        "state.pause": "Pause",
-        "summary": "{waiting} waiting, longest wait {longest}. {available} available of {on_shift} on shift. "
-        "{offered} calls tonight, {answered} answered, {abandoned} abandoned.",
-        "none": "–",
-        "live": "Live",
-        "minutes_seconds": "{minutes} min {seconds} s",
-        "seconds": "{seconds} s",
-        "simulate_hint": "Demo: “hotline demo --simulate” sends a simulated evening of calls here.",
-    },
+    language: {key.removeprefix("wallboard."): text for key, text in texts.items() if key.startswith("wallboard.")}
+    for language, texts in MESSAGES.items()
 }
 
 
@@ -579,7 +511,11 @@ class WallboardController(Controller):
         names = await hub.names.get()
         context = _context(request, snapshot, names)
         context["board"] = _render_board(request, hub, snapshot, names)
-        context["events_url"] = f"/wallboard/events?kommune={scope}" if scope else "/wallboard/events"
+        # The stream names the page's language too: a wall screen that keeps no cookie stays in it.
+        query = {"kommune": scope} if scope else {}
+        if request.state.lang != DEFAULT_LANGUAGE:
+            query["lang"] = request.state.lang
+        context["events_url"] = "/wallboard/events" + (f"?{urlencode(query)}" if query else "")
         context["demo"] = request.app.state.services.settings.demo
         return page(request, "calls/wallboard.html", context)
 

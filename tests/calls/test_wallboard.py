@@ -385,3 +385,45 @@ async def test_a_stream_ends_after_its_lifetime_and_tells_the_browser_to_reconne
     events, retries = await read_events(app, "/wallboard/events", cookie, 10_000, on_event)  # ends by itself
     assert 2 < len([kind for kind, _ in events if kind == "wallboard"]) < 20
     assert retries == ["2000"]  # once, on the first event
+
+
+def test_the_wallboard_texts_live_with_the_calls_areas_other_texts() -> None:
+    from hotline.calls.messages import MESSAGES
+    from hotline.web.i18n import translate
+
+    for language in ("da", "en"):
+        ours = {key.removeprefix("wallboard."): text for key, text in MESSAGES[language].items()}
+        assert {key: ours[key] for key in wallboard.TEXTS[language]} == wallboard.TEXTS[language]
+    assert translate("en", "wallboard.per_kommune") == "Calls per kommune tonight"
+    assert translate("da", "wallboard.per_kommune") == "Opkald pr. kommune i aften"
+
+
+async def test_the_english_wallboard_and_its_stream_are_english_throughout(
+    client: httpx.AsyncClient, clock: FixedClock
+) -> None:
+    clock.now = NOW
+    await tonight(None)  # type: ignore[arg-type]
+    await sign_in(client, COORDINATOR, "0751", clock.now)
+    danish_only = {
+        text
+        for key, text in wallboard.TEXTS["da"].items()
+        if text != wallboard.TEXTS["en"][key] and "{" not in text and len(text) > 3
+    }
+    assert "Opkald pr. kommune i aften" in danish_only
+
+    page = (await client.get("/wallboard?lang=en")).text
+    assert 'sse-connect="/wallboard/events?lang=en"' in page  # a wall screen without the cookie stays English
+    assert '<html lang="en">' in page
+    board = page[page.index('<div class="wallboard">') :]
+    assert [text for text in danish_only if text in board] == []
+    assert "2 waiting, longest wait" in board
+    assert "Calls per kommune tonight" in board
+
+    client.cookies.delete("hotline_lang")
+    stream = (await client.get("/wallboard/events?lang=en")).text
+    assert "event: summary" in stream
+    assert [text for text in danish_only if text in stream] == []
+    assert "2 waiting, longest wait" in stream
+    kommune = (await client.get("/wallboard?kommune=0727&lang=en")).text
+    assert 'sse-connect="/wallboard/events?kommune=0727&amp;lang=en"' in kommune
+    assert 'sse-connect="/wallboard/events"' in (await client.get("/wallboard?lang=da")).text

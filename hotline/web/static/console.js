@@ -1,5 +1,7 @@
 // The agent console: presence buttons, the live stream (/console/events), the screen-pop, answer, transfer and
 // wrap-up. Every action is a JSON POST to /api/console/... with the page's CSRF token.
+// The wrap-up form is enabled only while a call is in hand (on a call or in wrap-up); once a call is answered
+// (here, on the telephone, or before a reconnect) the pop shows when it was answered instead of the answer button.
 (function () {
   "use strict";
   var root = document.getElementById("console");
@@ -9,7 +11,11 @@
   var message = document.getElementById("console-message");
   var form = document.getElementById("wrap-up");
   var timer = document.getElementById("wrap-timer");
+  var fields = document.getElementById("wrap-up-fields");
+  var inactive = document.getElementById("wrap-up-inactive");
   var wrapStarted = null;
+  var callStarted = null;
+  var presence = root.getAttribute("data-presence") || "offline";
 
   function text(name) { return texts ? (texts.getAttribute("data-" + name) || "") : ""; }
   function say(value) { if (message) { message.textContent = value; } }
@@ -17,6 +23,56 @@
     var pop = document.getElementById("screen-pop");
     return pop ? (pop.getAttribute("data-call-id") || "") : "";
   }
+  function inHand() { return presence === "on_call" || presence === "wrap_up"; }
+  function pad(value) { return (value < 10 ? "0" : "") + value; }
+  function minutesSeconds(seconds) { return Math.floor(seconds / 60) + ":" + pad(seconds % 60); }
+  function clockNow() {
+    try {
+      return new Intl.DateTimeFormat("en-GB", {
+        hour: "2-digit", minute: "2-digit", hour12: false, timeZone: "Europe/Copenhagen"
+      }).format(new Date());
+    } catch (error) {
+      var now = new Date();
+      return pad(now.getHours()) + ":" + pad(now.getMinutes());
+    }
+  }
+
+  // The form can only finish a call the agent has in hand; otherwise it is disabled and says why.
+  function updateForm() {
+    var active = Boolean(currentCall()) && inHand();
+    if (fields) {
+      fields.disabled = !active;
+      if (active) { fields.removeAttribute("aria-describedby"); }
+      else { fields.setAttribute("aria-describedby", "wrap-up-inactive"); }
+    }
+    if (inactive) { inactive.hidden = active; }
+  }
+
+  // The pop's answer button gives way to "Answered at HH:MM" and the call time (elapsed: seconds so far).
+  function markAnswered(elapsed) {
+    var pop = document.getElementById("screen-pop");
+    var state = pop ? pop.querySelector(".pop-call-state") : null;
+    if (!state || state.getAttribute("data-answered") === "true") { return null; }
+    var note = document.createElement("p");
+    note.className = "pop-answered";
+    note.tabIndex = -1;
+    note.appendChild(document.createTextNode(text("answered").replace("{time}", clockNow()) + " "));
+    var time = document.createElement("span");
+    time.className = "pop-call-time";
+    var value = document.createElement("span");
+    value.className = "pop-timer";
+    value.setAttribute("role", "timer");
+    value.textContent = minutesSeconds(elapsed || 0);
+    time.appendChild(document.createTextNode("· " + text("call-time") + " "));
+    time.appendChild(value);
+    note.appendChild(time);
+    state.replaceChildren(note);
+    state.setAttribute("data-answered", "true");
+    callStarted = Date.now() - (elapsed || 0) * 1000;
+    tickTimer();
+    return note;
+  }
+
   function currentKommune() {
     var pop = document.getElementById("screen-pop");
     return pop ? (pop.getAttribute("data-kommune") || "") : "";
@@ -45,16 +101,27 @@
     element.setAttribute("data-state", state);
     element.textContent = text("state-" + state) || state;
     root.setAttribute("data-presence", state);
+    presence = state;
     if (state === "wrap_up" && wrapStarted === null) { wrapStarted = Date.now(); }
     if (state !== "wrap_up" && state !== "on_call") { wrapStarted = null; }
+    if (inHand() && currentCall()) { markAnswered(0); }  // e.g. answered on the telephone itself
+    updateForm();
+    tickTimer();
   }
 
   function tickTimer() {
+    // The call time counts while talking; in wrap-up the call is over and only the wrap-up time counts.
+    var callTime = document.querySelector("#screen-pop .pop-call-time");
+    if (callTime) {
+      callTime.hidden = presence !== "on_call";
+      var value = callTime.querySelector(".pop-timer");
+      if (value && callStarted !== null && presence === "on_call") {
+        value.textContent = minutesSeconds(Math.max(0, Math.floor((Date.now() - callStarted) / 1000)));
+      }
+    }
     if (!timer) { return; }
     if (wrapStarted === null) { timer.textContent = "0:00"; return; }
-    var seconds = Math.floor((Date.now() - wrapStarted) / 1000);
-    var rest = seconds % 60;
-    timer.textContent = Math.floor(seconds / 60) + ":" + (rest < 10 ? "0" : "") + rest;
+    timer.textContent = minutesSeconds(Math.floor((Date.now() - wrapStarted) / 1000));
   }
   setInterval(tickTimer, 1000);
 
@@ -74,7 +141,8 @@
     link.removeAttribute("aria-disabled");
   }
 
-  function replacePop(html) {
+  // inHandAlready: the pop is the call the server says is in hand (sent right after the presence on a (re)connect).
+  function replacePop(html, inHandAlready) {
     var old = document.getElementById("screen-pop");
     var holder = document.createElement("div");
     holder.innerHTML = html;
@@ -82,7 +150,12 @@
     if (!old || !fresh) { return; }
     old.replaceWith(fresh);
     if (window.htmx) { window.htmx.process(fresh); }
+    var answered = fresh.querySelector(".pop-call-time[data-elapsed]");
+    callStarted = answered ? Date.now() - Number(answered.getAttribute("data-elapsed") || "0") * 1000 : null;
+    if (inHandAlready && inHand()) { markAnswered(0); }  // never offer to answer a call in hand again
     updateReplyLink();
+    updateForm();
+    tickTimer();
   }
 
   function clearPop() {
@@ -98,7 +171,9 @@
     note.textContent = text("no-call");
     empty.appendChild(note);
     old.replaceWith(empty);
+    callStarted = null;
     updateReplyLink();
+    updateForm();
   }
 
   root.addEventListener("click", function (event) {
@@ -113,10 +188,14 @@
       return;
     }
     if (target.getAttribute("data-action") === "answer") {
+      target.disabled = true;  // one answer per click
       post("/api/console/calls/" + encodeURIComponent(currentCall()) + "/answer").then(function () {
+        markAnswered(0);
         showPresence("on_call");
-        target.disabled = true;
-      }).catch(function (error) { say(error.message); });
+        // The button is gone (here or by the live presence update): keep the keyboard where it was.
+        var answered = document.querySelector("#screen-pop .pop-answered");
+        if (answered && !document.body.contains(target)) { answered.focus(); }
+      }).catch(function (error) { target.disabled = false; say(error.message); });
       return;
     }
     var number = target.getAttribute("data-transfer");
@@ -155,28 +234,68 @@
         say(data.notes_masked ? text("masked") + " " + text("saved") : text("saved"));
         form.reset();
         toggleHandoff();
-        clearPop();
-        showPresence("available");
+        // The next call may already have popped (it is assigned by this very request); then the live events
+        // have said where the agent is, and the new pop stays.
+        if (currentCall() === call) {
+          clearPop();
+          showPresence("available");
+        }
+        if (message) { message.tabIndex = -1; message.focus(); }  // the save button is disabled now
       }).catch(function (error) { say(text("error") + ": " + error.message); });
     });
   }
 
+  // The queue in words and as two bars on one scale: calls waiting against agents available.
+  function showQueue(figures) {
+    var values = {
+      waiting: Number(figures.waiting) || 0,
+      longest: Number(figures.longest_wait_seconds) || 0,
+      available: Number(figures.available) || 0
+    };
+    Object.keys(values).forEach(function (name) {
+      var element = root.querySelector("[data-queue=" + name + "]");
+      if (element) { element.textContent = String(values[name]); }
+    });
+    var picture = document.getElementById("queue-picture");
+    if (!picture) { return; }
+    var x = Number(picture.getAttribute("data-bar-x")) || 0;
+    var full = Number(picture.getAttribute("data-bar-width")) || 0;
+    var top = Math.max(values.waiting, values.available, 1);
+    ["waiting", "available"].forEach(function (name) {
+      var width = full * values[name] / top;
+      var bar = picture.querySelector("[data-queue-bar=" + name + "]");
+      var label = picture.querySelector("[data-queue-value=" + name + "]");
+      if (bar) { bar.setAttribute("width", width.toFixed(1)); }
+      if (label) {
+        label.textContent = String(values[name]);
+        label.setAttribute("x", (x + width + 4).toFixed(1));
+      }
+    });
+    picture.setAttribute("data-busy", values.waiting > values.available ? "true" : "false");
+  }
+
+  updateForm();
+
   function connect() {
     var source = new EventSource("/console/events");
     var lost = document.getElementById("connection-lost");
-    source.addEventListener("open", function () { if (lost) { lost.hidden = true; } });
+    // On every (re)connect the server sends the presence, then the call in hand or ringing (if any), then the
+    // queue: a pop in that window while the presence is "on a call" or "wrap-up" is the call in hand.
+    var connecting = false;
+    source.addEventListener("open", function () { connecting = true; if (lost) { lost.hidden = true; } });
     source.addEventListener("error", function () { if (lost) { lost.hidden = false; } });
-    source.addEventListener("screen-pop", function (event) { replacePop(event.data); });
+    source.addEventListener("screen-pop", function (event) {
+      var inHandAlready = connecting;
+      connecting = false;
+      replacePop(event.data, inHandAlready);
+    });
     source.addEventListener("call-cancelled", function (event) {
       if (currentCall() === event.data) { clearPop(); }
     });
     source.addEventListener("presence", function (event) { showPresence(event.data); });
     source.addEventListener("queue", function (event) {
-      var figures = JSON.parse(event.data);
-      var waiting = root.querySelector("[data-queue=waiting]");
-      var longest = root.querySelector("[data-queue=longest]");
-      if (waiting) { waiting.textContent = String(figures.waiting); }
-      if (longest) { longest.textContent = String(figures.longest_wait_seconds); }
+      connecting = false;
+      showQueue(JSON.parse(event.data));
     });
     source.addEventListener("surge", function (event) {
       var old = document.getElementById("surge");
