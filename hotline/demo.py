@@ -18,6 +18,7 @@ import msgspec
 from hotline.config import Settings
 from hotline.config.settings import SmtpSettings
 from hotline.db.engine import close_database, migrate, open_database
+from hotline.federation.demo_rota import seed_demo_rota
 from hotline.figures.history import seed_demo_history
 from hotline.knowledge import service as knowledge
 from hotline.letters.mailbox import MailSink
@@ -196,6 +197,9 @@ async def _demo(settings: Settings, nats_url: str, *, simulate: bool = False) ->
             seeded = await knowledge.seed()
         print(f"Knowledge bank demo articles: {seeded}", flush=True)
         print(f"Figures demo history (last 8 weeks): {await seed_demo_history()}", flush=True)
+        async with Kommune._meta.db.transaction():
+            rota_seeded = await seed_demo_rota()
+        print(f"Rota demo data (last 8 weeks, this week and the next): {rota_seeded}", flush=True)
         secret_file, secret = await _simulator_secret(settings)
         app = create_app(settings, engine=engine, nats_servers=[nats_url])
         simulate_command = (

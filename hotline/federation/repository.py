@@ -120,6 +120,13 @@ async def shift(shift_id: int) -> dict[str, Any] | None:
     return rows[0] if rows else None
 
 
+async def shifts_by_id(shift_ids: Sequence[int]) -> list[dict[str, Any]]:
+    if not shift_ids:
+        return []
+    rows: list[dict[str, Any]] = await Shift.select().where(Shift._meta.primary_key.is_in(list(shift_ids))).run()
+    return rows
+
+
 async def delete_shift(shift_id: int) -> None:
     await ShiftSignup.delete().where(ShiftSignup.shift == shift_id).run()
     await Shift.delete().where(Shift._meta.primary_key == shift_id).run()
@@ -169,6 +176,39 @@ async def shifts_of_user(user_id: int) -> list[dict[str, Any]]:
     return rows
 
 
+async def shifts_of_users(user_ids: Sequence[int], start: dt.datetime, end: dt.datetime) -> list[dict[str, Any]]:
+    """The shifts overlapping [start, end) that each of ``user_ids`` is signed up to (``user_id``, ``shift_id``,
+    start and end)."""
+    if not user_ids:
+        return []
+    rows: list[dict[str, Any]] = (
+        await ShiftSignup.select(
+            ShiftSignup.user_id,
+            ShiftSignup.shift.id.as_alias("shift_id"),
+            ShiftSignup.shift.starts_at.as_alias("starts_at"),
+            ShiftSignup.shift.ends_at.as_alias("ends_at"),
+        )
+        .where(
+            ShiftSignup.user_id.is_in(list(user_ids))
+            & (ShiftSignup.shift.starts_at < utc(end))
+            & (ShiftSignup.shift.ends_at > utc(start))
+        )
+        .run()
+    )
+    return rows
+
+
+async def lock_for_signups(user_ids: Sequence[int], shift_ids: Sequence[int]) -> None:
+    """:func:`lock_for_signup` for many agents and shifts at once, in a fixed order (no deadlock between two)."""
+    if dialect().postgres and (user_ids or shift_ids):
+        await Shift.raw(
+            "SELECT pg_advisory_xact_lock(k1, k2) FROM (SELECT 7301 AS k1, u AS k2 FROM unnest({}::int[]) AS u "
+            "UNION ALL SELECT 7302, s FROM unnest({}::int[]) AS s ORDER BY 1, 2) AS wanted",
+            sorted(user_ids),
+            sorted(shift_ids),
+        ).run()
+
+
 async def lock_for_signup(user_id: int, shift_id: int) -> None:
     """Serialise sign-ups of one agent, and to one shift, until the transaction ends (PostgreSQL; SQLite's
     IMMEDIATE transaction already holds the one write lock), so double-booking and over-filling cannot race."""
@@ -183,6 +223,11 @@ async def count_signups(shift_id: int) -> int:
 
 async def insert_signup(values: dict[str, Any]) -> None:
     await ShiftSignup.insert(ShiftSignup(**values)).run()
+
+
+async def insert_signups(rows: Sequence[dict[str, Any]], batch: int = 500) -> None:
+    for start in range(0, len(rows), batch):
+        await ShiftSignup.insert(*(ShiftSignup(**row) for row in rows[start : start + batch])).run()
 
 
 async def delete_signup(shift_id: int, user_id: int) -> int:
@@ -216,6 +261,11 @@ async def signed_hours_by_kommune(start: dt.datetime, end: dt.datetime) -> dict[
 async def insert_pledge(values: dict[str, Any]) -> int:
     rows: list[dict[str, Any]] = await Pledge.insert(Pledge(**values)).returning(Pledge._meta.primary_key).run()
     return int(rows[0]["id"])
+
+
+async def insert_pledges(rows: Sequence[dict[str, Any]]) -> None:
+    if rows:
+        await Pledge.insert(*(Pledge(**row) for row in rows)).run()
 
 
 async def pledges_overlapping(first: dt.date, last: dt.date) -> list[dict[str, Any]]:

@@ -154,37 +154,114 @@ async def delete_shift(shift_id: int, *, now: dt.datetime) -> None:
     await repository.delete_shift(shift_id)
 
 
-async def sign_up(shift_id: int, *, user_id: int, home_kommune: str, name: str, now: dt.datetime) -> None:
-    """Sign an agent up (in the caller's transaction, which the checks and the insert share)."""
-    await repository.lock_for_signup(user_id, shift_id)
-    shift = await repository.shift(shift_id)
+def _check_signup(
+    shift_id: int, shift: dict[str, Any] | None, held: list[dict[str, Any]], signed: int, now: dt.datetime
+) -> dict[str, Any]:
+    """The sign-up rules (see the module docstring), given the shift, the agent's shifts and the shift's count;
+    returns the shift."""
     if shift is None:
         raise FederationError("shift", f"no shift {shift_id}", not_found=True, key="no_shift")
     starts, ends = repository.aware(shift["starts_at"]), repository.aware(shift["ends_at"])
     if starts <= now:
         raise FederationError("shift", "the shift has already started", key="started")
-    for held in await repository.shifts_of_user(user_id):
-        if held["shift_id"] == shift_id:
+    for other_shift in held:
+        if other_shift["shift_id"] == shift_id:
             raise FederationError("shift", "you are already signed up to this shift", key="already_signed_up")
-        if repository.aware(held["starts_at"]) < ends and repository.aware(held["ends_at"]) > starts:
-            other = repository.aware(held["starts_at"]).astimezone(CPH)
+        if repository.aware(other_shift["starts_at"]) < ends and repository.aware(other_shift["ends_at"]) > starts:
+            other = repository.aware(other_shift["starts_at"]).astimezone(CPH)
             raise FederationError(
                 "shift",
                 f"overlaps your shift from {other:%Y-%m-%d %H:%M}",
                 key="overlaps",
                 when=f"{other:%Y-%m-%d %H:%M}",
             )
-    if await repository.count_signups(shift_id) >= shift["agents_wanted"]:
+    if signed >= shift["agents_wanted"]:
         raise FederationError("shift", "the shift is full", key="full")
-    await repository.insert_signup(
-        {
-            "shift": shift_id,
-            "user_id": user_id,
-            "home_kommune": home_kommune[:4],
-            "display_name": name[:200],
-            "signed_up_at": now.astimezone(dt.UTC),
-        }
-    )
+    return shift
+
+
+def _signup_row(shift_id: int, user_id: int, home_kommune: str, name: str, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "shift": shift_id,
+        "user_id": user_id,
+        "home_kommune": home_kommune[:4],
+        "display_name": name[:200],
+        "signed_up_at": now.astimezone(dt.UTC),
+    }
+
+
+async def sign_up(shift_id: int, *, user_id: int, home_kommune: str, name: str, now: dt.datetime) -> None:
+    """Sign an agent up (in the caller's transaction, which the checks and the insert share)."""
+    await repository.lock_for_signup(user_id, shift_id)
+    shift = await repository.shift(shift_id)
+    held = await repository.shifts_of_user(user_id) if shift is not None else []
+    signed = await repository.count_signups(shift_id) if shift is not None else 0
+    _check_signup(shift_id, shift, held, signed, now)
+    await repository.insert_signup(_signup_row(shift_id, user_id, home_kommune, name, now))
+
+
+@dataclass(frozen=True)
+class SignupPlan:
+    """One agent to sign up to one shift (see :func:`sign_up_many`)."""
+
+    shift_id: int
+    user_id: int
+    home_kommune: str
+    name: str
+
+
+async def sign_up_many(signups: list[SignupPlan], *, now: dt.datetime) -> int:
+    """Sign many agents up at once (a rota filled in one go, e.g. the demo's), under the rules of :func:`sign_up`
+    and in the caller's transaction: the first refusal refuses them all. A few queries whatever the number."""
+    if not signups:
+        return 0
+    user_ids = sorted({s.user_id for s in signups})
+    shift_ids = sorted({s.shift_id for s in signups})
+    await repository.lock_for_signups(user_ids, shift_ids)
+    shifts = {row["id"]: row for row in await repository.shifts_by_id(shift_ids)}
+    held: dict[int, list[dict[str, Any]]] = {user_id: [] for user_id in user_ids}
+    if shifts:  # only shifts overlapping the batch's can refuse a sign-up in it
+        first = min(repository.aware(row["starts_at"]) for row in shifts.values())
+        last = max(repository.aware(row["ends_at"]) for row in shifts.values())
+        for row in await repository.shifts_of_users(user_ids, first, last):
+            held[row["user_id"]].append(row)
+    signed: dict[int, int] = {}
+    for row in await repository.signups_for(shift_ids):
+        signed[row["shift"]] = signed.get(row["shift"], 0) + 1
+    rows = []
+    for plan in signups:
+        shift = _check_signup(
+            plan.shift_id, shifts.get(plan.shift_id), held[plan.user_id], signed.get(plan.shift_id, 0), now
+        )
+        held[plan.user_id].append(
+            {"shift_id": plan.shift_id, "starts_at": shift["starts_at"], "ends_at": shift["ends_at"]}
+        )
+        signed[plan.shift_id] = signed.get(plan.shift_id, 0) + 1
+        rows.append(_signup_row(plan.shift_id, plan.user_id, plan.home_kommune, plan.name, now))
+    await repository.insert_signups(rows)
+    return len(rows)
+
+
+@dataclass(frozen=True)
+class HeldShift:
+    """A shift an agent is signed up to (Copenhagen time)."""
+
+    shift_id: int
+    starts_at: dt.datetime
+    ends_at: dt.datetime
+
+
+async def upcoming_shifts(user_id: int, *, now: dt.datetime, limit: int = 5) -> list[HeldShift]:
+    """The agent's shifts that have not ended yet, soonest first (one query)."""
+    held = [
+        HeldShift(
+            row["shift_id"],
+            repository.aware(row["starts_at"]).astimezone(CPH),
+            repository.aware(row["ends_at"]).astimezone(CPH),
+        )
+        for row in await repository.shifts_of_user(user_id)
+    ]
+    return sorted((s for s in held if s.ends_at > now), key=lambda s: s.starts_at)[:limit]
 
 
 async def withdraw(shift_id: int, *, user_id: int, now: dt.datetime) -> None:
@@ -231,17 +308,24 @@ async def plan_pledge(
     return PledgePlan(code, start, end, hours)
 
 
+def _pledge_row(plan: PledgePlan, by: str, now: dt.datetime) -> dict[str, Any]:
+    return {
+        "kommune_code": plan.kommune_code,
+        "period_start": plan.period_start,
+        "period_end": plan.period_end,
+        "hours": plan.hours,
+        "created_by": by[:200],
+        "created_at": now.astimezone(dt.UTC),
+    }
+
+
 async def save_pledge(plan: PledgePlan, *, by: str, now: dt.datetime) -> int:
-    return await repository.insert_pledge(
-        {
-            "kommune_code": plan.kommune_code,
-            "period_start": plan.period_start,
-            "period_end": plan.period_end,
-            "hours": plan.hours,
-            "created_by": by[:200],
-            "created_at": now.astimezone(dt.UTC),
-        }
-    )
+    return await repository.insert_pledge(_pledge_row(plan, by, now))
+
+
+async def save_pledges(plans: list[PledgePlan], *, by: str, now: dt.datetime) -> None:
+    """Store checked pledges in one statement (the caller owns the transaction)."""
+    await repository.insert_pledges([_pledge_row(plan, by, now) for plan in plans])
 
 
 @dataclass(frozen=True)
