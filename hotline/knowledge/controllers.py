@@ -1,5 +1,7 @@
 """HTTP handlers of the knowledge bank: what agents read and search (answered from the in-memory replica), the
-version history, the write endpoints for authors, and the ``/kb`` page.
+version history, the write endpoints for authors, and the ``/kb`` page (without a query, its landing: the surge
+notices and every topic with its shared rule and the chosen kommune's rule, all from the replica; only the topics'
+names come from the taxonomy, read every few minutes).
 
 ``opt["access"]`` names who may call each handler; the identity area enforces it (read endpoints are
 "public" to signed-in staff, kommune writes "kommune_admin", general and surge writes "coordinator").
@@ -9,6 +11,7 @@ from __future__ import annotations
 
 import re
 import time
+from dataclasses import dataclass, field
 from typing import Annotated, Any
 
 from litestar import Controller, Request, get, post, put
@@ -27,10 +30,11 @@ from hotline.identity.guards import principal_of
 from hotline.knowledge import repository, service
 from hotline.knowledge.schemas import ArticleDraft, Diff, RevertRequest, SearchHit, SearchResult, Version
 from hotline.knowledge.search import snippet
+from hotline.tenancy import repository as tenancy_repository
 from hotline.tenancy.files import reference_kommuner
 from hotline.web.templating import page
 from kb_sync.replica import Freshness, Replica
-from kb_sync.subjects import FEDERATION, GENERAL, ArticleRecord, RuleSet
+from kb_sync.subjects import FEDERATION, GENERAL, SURGE_TOPIC, ArticleRecord, RuleSet
 
 CodeParameter = Annotated[str, PathParameter(description="4-digit kommune code, e.g. 0751", max_length=16)]
 ArticleIdParameter = Annotated[str, PathParameter(description="The article's id (a UUID)", max_length=64)]
@@ -256,6 +260,71 @@ class KnowledgeApiController(Controller):
         return await _update(request, FEDERATION, article_id, data)
 
 
+@dataclass(frozen=True)
+class TopicRow:
+    """One topic of the taxonomy on the /kb landing: its shared article(s) and, for a chosen kommune, its rule."""
+
+    code: str
+    name: str
+    general: tuple[ArticleRecord, ...]
+    local: tuple[ArticleRecord, ...] = ()
+    offered: bool = True
+
+    @property
+    def has_articles(self) -> bool:
+        return bool(self.general or self.local or not self.offered)
+
+
+@dataclass
+class _TopicNames:
+    """The taxonomy's topic names per language, read once every few minutes (a topic is rarely renamed)."""
+
+    names: dict[str, tuple[str, str]] = field(default_factory=dict)
+    read_at: float = -1e9
+
+    async def get(self, language: str) -> dict[str, str]:
+        if time.monotonic() - self.read_at > TOPIC_NAMES_TTL:
+            rows = await tenancy_repository.topics()
+            self.names = {row["code"]: (row["name_da"], row["name_en"]) for row in rows}
+            self.read_at = time.monotonic()
+        return {code: pair[1] if language == "en" else pair[0] for code, pair in self.names.items()}
+
+
+TOPIC_NAMES_TTL = 300.0
+
+
+def _topic_names(request: Request[Any, Any, Any]) -> _TopicNames:
+    """This app's cache of the topic names (kept in the app's state, so two apps in one process never share it)."""
+    state = request.app.state
+    if "kb_topic_names" not in state:
+        state.kb_topic_names = _TopicNames()
+    names: _TopicNames = state.kb_topic_names
+    return names
+
+
+def topic_rows(replica: Replica, kommune: str, names: dict[str, str]) -> list[TopicRow]:
+    """Every taxonomy topic (and any other topic an article is on), from the in-memory replica: the shared rule and,
+    when ``kommune`` is given, what that kommune's agents are told on it (its own articles, or not offered)."""
+    general = {t.topic: t.articles for t in replica.rules(GENERAL).topics}
+    merged = {t.topic: t for t in replica.rules(kommune).topics} if kommune else {}
+    rows = []
+    for code in set(names) | set(general) | set(merged):
+        if code == SURGE_TOPIC:
+            continue
+        mine = merged.get(code)
+        local = tuple(a for a in mine.articles if a.scope == kommune) if mine is not None else ()
+        rows.append(
+            TopicRow(
+                code=code,
+                name=names.get(code, code),
+                general=general.get(code, ()),
+                local=local,
+                offered=mine.offered if mine is not None else True,
+            )
+        )
+    return sorted(rows, key=lambda row: row.name.casefold())
+
+
 class KnowledgePagesController(Controller):
     path = "/kb"
     include_in_schema = False
@@ -268,17 +337,22 @@ class KnowledgePagesController(Controller):
         kommune: Annotated[str, QueryParameter(max_length=4)] = "",
     ) -> Template:
         replica: Replica | None = request.app.state.services.kb_replica
-        code = kommune if kommune in reference_kommuner() else ""
+        reference = reference_kommuner()
+        code = kommune if kommune in reference else ""
         started = time.perf_counter()
         ready = replica is not None and replica.ready
         result = search_result(replica, q, code or None) if ready and replica is not None and q.strip() else None
-        rules = replica.rules(code) if ready and replica is not None and code and not q.strip() else None
+        # Without a query, the landing: the surge notices and the topics (the shared rule, the kommune's rule).
+        topics = None
+        if ready and replica is not None and not q.strip():
+            topics = topic_rows(replica, code, await _topic_names(request).get(request.state.lang))
         context = {
             "q": q,
             "kommune": code,
-            "kommuner": sorted(reference_kommuner().values(), key=lambda row: row["name"]),
+            "kommune_name": reference[code]["name"] if code else "",
+            "kommuner": sorted(reference.values(), key=lambda row: row["name"]),
             "result": result,
-            "rules": rules,
+            "topics": topics,
             "surge": replica.surge() if ready and replica is not None else (),
             "freshness": replica.freshness() if replica is not None else None,
             "elapsed_ms": round((time.perf_counter() - started) * 1000, 2),
