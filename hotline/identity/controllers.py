@@ -21,6 +21,7 @@ from hotline.identity.guards import client_ip, kommune_access, principal_of, pub
 from hotline.identity.oidc import SignInError, safe_next
 from hotline.identity.schemas import PERMISSIONS, AuditOut
 from hotline.identity.service import SESSION_COOKIE, CredentialError, EndedSession, Principal
+from hotline.identity.start_page import start_page
 from hotline.tenancy import service as tenancy
 from hotline.tenancy.schemas import IdentityConfig
 from hotline.web.templating import page
@@ -248,20 +249,18 @@ class MeController(Controller):
 
     @get("/", name="me", opt=signed_in())
     async def me(self, request: Request[Any, Any, Any]) -> Template:
+        """The start page after sign-in: where each of the person's roles goes next (see ``start_page.py``)."""
         principal = await _principal(request)
-        home = await tenancy.get_tenant(principal.home_kommune)
-        admin_of = sorted({g.kommune for g in principal.grants if g.role in ("kommune_admin", "auditor")})
-        return page(
-            request,
-            "identity/me.html",
-            {
-                "principal": principal,
-                "home": home,
-                "admin_of": [c for c in admin_of if c != "*"],
-                "is_admin": principal.has_role(("kommune_admin",)) is not None,
-                "is_coordinator": principal.has_role(("coordinator",)) is not None,
-            },
-        )
+        services = _services(request)
+        now = services.clock()
+        context = {
+            "principal": principal,
+            "home": await tenancy.get_tenant(principal.home_kommune),
+            "start": await start_page(principal, now),
+            "demo": services.settings.demo,
+            "now": now,
+        }
+        return page(request, "identity/me.html", context)
 
 
 def _parse_date(text: str) -> dt.date | None:

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import base64
 import datetime as dt
+import functools
 import hashlib
 import hmac
 import secrets
@@ -40,6 +41,7 @@ from litestar.response import Redirect
 
 from hotline.identity.guards import public
 from hotline.identity.oidc import dev_client_secret
+from hotline.tenancy.files import reference_kommuner
 
 KommuneParameter = Annotated[str, PathParameter(max_length=8)]
 CODE_LIFETIME = dt.timedelta(minutes=2)
@@ -59,15 +61,113 @@ class Persona:
     key: str
     label_da: str
     roles: tuple[str, ...]
+    label_en: str = ""
+    about_da: str = ""
+    """One line on what the role can do in the hotline (shown on the picker)."""
+    about_en: str = ""
+
+    def label(self, language: str) -> str:
+        return self.label_en if language == "en" and self.label_en else self.label_da
+
+    def about(self, language: str) -> str:
+        return self.about_en if language == "en" and self.about_en else self.about_da
 
 
 PERSONAS = (
-    Persona("agent", "Aftenmedarbejder (agent)", ("agent",)),
-    Persona("admin", "Kommuneadministrator", ("kommune_admin",)),
-    Persona("auditor", "Revisor", ("auditor",)),
-    Persona("agent-admin", "Agent og kommuneadministrator", ("agent", "kommune_admin")),
-    Persona("coordinator", "Koordinator (kun fra føderationens egen udbyder)", ("coordinator", "agent")),
+    Persona(
+        "agent",
+        "Aftenmedarbejder (agent)",
+        ("agent",),
+        "Evening agent",
+        "Tager opkald fra den fælles kø, ser borgerens kommunes regler, sender svar på kommunens brevpapir, "
+        "overdrager sager og skriver sig op til vagter.",
+        "Takes calls from the shared queue, sees the caller's kommune rules, sends letterhead replies, hands "
+        "enquiries off and signs up to shifts.",
+    ),
+    Persona(
+        "admin",
+        "Kommuneadministrator",
+        ("kommune_admin",),
+        "Kommune admin",
+        "Styrer kommunen: overdragelser, nøgletal, kommunens regler i vidensbanken, brevpapir, maskinadgang og "
+        "revisionslog.",
+        "Runs the kommune's part: hand-offs, figures, the kommune's rules in the knowledge bank, letterhead, "
+        "machine access and the audit log.",
+    ),
+    Persona(
+        "auditor",
+        "Revisor",
+        ("auditor",),
+        "Auditor",
+        "Læser kommunens revisionslog: hvem har set og ændret hvad. Ændrer intet.",
+        "Reads the kommune's audit log: who saw and changed what. Changes nothing.",
+    ),
+    Persona(
+        "agent-admin",
+        "Agent og kommuneadministrator",
+        ("agent", "kommune_admin"),
+        "Agent and kommune admin",
+        "Begge dele: tager opkald om aftenen og administrerer kommunen.",
+        "Both: takes calls in the evening and runs the kommune's part.",
+    ),
+    Persona(
+        "coordinator",
+        "Koordinator (kun fra føderationens egen udbyder)",
+        ("coordinator", "agent"),
+        "Coordinator (only from the federation's own provider)",
+        "Planlægger vagter, følger køen på tavlen, udgiver driftsbeskeder og læser føderationens nøgletal og "
+        "afregning. Kun hvor kommunens login må give rollen (i demoen Aarhus); ellers bliver det en agent.",
+        "Plans the rota, watches the queue on the wallboard, publishes surge notices, reads the federation's "
+        "figures and settlement. Only where the kommune's login may grant it (Aarhus in the demo); else an agent.",
+    ),
 )
+
+_TEXTS: dict[str, dict[str, str]] = {
+    "da": {
+        "banner": "Udviklingsudbyder · kun til demo og test",
+        "title": "Udviklingsudbyder for {place}",
+        "not_real": (
+            "Dette er ikke et rigtigt login. Demoen har sin egen lille OpenID Connect-udbyder, hvor du vælger en "
+            "person i stedet for at skrive en adgangskode. I drift logger medarbejderne ind gennem deres egen "
+            "kommunes login."
+        ),
+        "choose": "Vælg, hvem du vil logge ind som",
+        "back": "Bagefter sendes du tilbage til hotlinen.",
+        "issuer": "Udsteder",
+        "signed_out_title": "Logget ud",
+        "signed_out": "Du er logget ud hos udviklingsudbyderen for {place}",
+        "close": "Luk browseren, hvis du deler computeren med andre.",
+    },
+    "en": {
+        "banner": "Development provider · for demo and tests only",
+        "title": "Development provider for {place}",
+        "not_real": (
+            "This is not a real sign-in. The demo has its own small OpenID Connect provider where you pick a person "
+            "instead of typing a password. In production, staff sign in through their own kommune's login."
+        ),
+        "choose": "Choose who to sign in as",
+        "back": "You are then sent back to the hotline.",
+        "issuer": "Issuer",
+        "signed_out_title": "Signed out",
+        "signed_out": "You are signed out at the development provider for {place}",
+        "close": "Close the browser if you share this computer with others.",
+    },
+}
+LANGUAGE_COOKIE = "hotline_lang"
+"""The hotline's language cookie: the demo serves the provider on the hotline's own origin, so it can follow it."""
+
+
+@functools.cache
+def _reference_names() -> dict[str, str]:
+    return {code: row["name"] for code, row in reference_kommuner().items()}
+
+
+def page_language(ui_locales: str, cookie: str | None) -> str:
+    """English when the request asks for it (OpenID Connect ``ui_locales`` first, then the hotline's cookie)."""
+    for candidate in (*ui_locales.split(), cookie or ""):
+        if candidate[:2] in ("da", "en"):
+            return candidate[:2]
+    return "da"
 
 
 @dataclass
@@ -128,6 +228,10 @@ class DevIdentityProvider:
     def cookie_path(self, kommune: str) -> str:
         return urlsplit(self.issuer(kommune)).path or "/"
 
+    def place(self, kommune: str) -> str:
+        """The kommune's name, e.g. "Odder Kommune" (the configured names, else the reference list)."""
+        return self.kommune_names.get(kommune) or _reference_names().get(kommune) or kommune
+
     def claims_for(
         self,
         kommune: str,
@@ -139,7 +243,7 @@ class DevIdentityProvider:
         auth_time: int | None = None,
     ) -> dict[str, Any]:
         now = int(self.clock().timestamp())
-        place = self.kommune_names.get(kommune, kommune)
+        place = self.place(kommune)
         claims: dict[str, Any] = {
             "iss": self.issuer(kommune),
             "sub": f"dev-{kommune}-{persona.key}",
@@ -316,32 +420,48 @@ class DevIdentityProvider:
         state = params.get("state", "")
         return f"{target}{'&' if '?' in target else '?'}{urlencode({'state': state})}" if state else target
 
-    def signed_out_page(self, kommune: str) -> str:
-        place = escape(self.kommune_names.get(kommune, kommune))
+    def _page(self, language: str, title: str, body: str) -> str:
+        """The provider's own page: the hotline's stylesheet, but plainly marked as the development provider."""
+        texts = _TEXTS[language]
         return (
-            '<!doctype html><html lang="da"><head><meta charset="utf-8">'
+            f'<!doctype html><html lang="{language}"><head><meta charset="utf-8">'
             '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>Logget ud · {place}</title></head><body><main>"
-            f"<h1>Du er logget ud hos udviklingsudbyderen for {place}</h1>"
-            "<p>Luk browseren, hvis du deler computeren med andre.</p></main></body></html>"
+            f"<title>{escape(title)}</title>"
+            '<link rel="stylesheet" href="/static/hotline.css"><link rel="icon" href="data:,"></head>'
+            '<body class="dev-idp">'
+            f'<header class="dev-idp-banner"><p>{escape(texts["banner"])}</p></header>'
+            f'<main id="main" class="dev-idp-main">{body}</main></body></html>'
         )
 
-    def picker(self, kommune: str, params: dict[str, str]) -> str:
-        place = escape(self.kommune_names.get(kommune, kommune))
+    def signed_out_page(self, kommune: str, language: str = "da") -> str:
+        texts = _TEXTS[language]
+        place = f"{self.place(kommune)} ({kommune})"
+        heading = escape(texts["signed_out"].format(place=place))
+        body = f'<h1>{heading}</h1><p class="lead">{escape(texts["close"])}</p>'
+        return self._page(language, f"{texts['signed_out_title']} · {place}", body)
+
+    def picker(self, kommune: str, params: dict[str, str], language: str = "da") -> str:
+        texts = _TEXTS[language]
+        place = f"{self.place(kommune)} ({kommune})"
         items = []
         for persona in PERSONAS:
             query = escape(urlencode({**params, "persona": persona.key}))
+            about_id = f"about-{escape(persona.key)}"
             items.append(
-                f'<li><a href="{escape(self.issuer(kommune))}/approve?{query}">{escape(persona.label_da)}</a></li>'
+                f'<li><a href="{escape(self.issuer(kommune))}/approve?{query}" aria-describedby="{about_id}">'
+                f"{escape(persona.label(language))}</a>"
+                f'<p id="{about_id}">{escape(persona.about(language))}</p></li>'
             )
-        return (
-            '<!doctype html><html lang="da"><head><meta charset="utf-8">'
-            '<meta name="viewport" content="width=device-width, initial-scale=1">'
-            f"<title>Udviklings-login · {place}</title></head><body><main>"
-            f"<h1>Udviklingsudbyder for {place} ({escape(kommune)})</h1>"
-            "<p>Kun til demo og test: vælg, hvem du vil logge ind som. Ingen adgangskode.</p>"
-            f"<ul>{''.join(items)}</ul></main></body></html>"
+        body = (
+            f"<h1>{escape(texts['title'].format(place=place))}</h1>"
+            f'<p class="notice dev-idp-note">{escape(texts["not_real"])}</p>'
+            f'<h2 id="personas-heading">{escape(texts["choose"])}</h2>'
+            f"<p>{escape(texts['back'])}</p>"
+            f'<ul class="dev-idp-personas" aria-labelledby="personas-heading">{"".join(items)}</ul>'
+            f'<p class="small muted">{escape(texts["issuer"])}: <span class="code">{escape(self.issuer(kommune))}'
+            "</span></p>"
         )
+        return self._page(language, texts["title"].format(place=place), body)
 
     # -- HTTP ------------------------------------------------------------------------------------------
 
@@ -388,7 +508,8 @@ class DevIdentityProvider:
                 return refused(str(exc))
             if answer is not None:
                 return Redirect(path=answer)
-            return Response(provider.picker(kommune, params), media_type="text/html")
+            language = page_language(params.get("ui_locales", ""), request.cookies.get(LANGUAGE_COOKIE))
+            return Response(provider.picker(kommune, params, language), media_type="text/html")
 
         @get("/{kommune:str}/approve", opt=public(), include_in_schema=False)
         async def approve(request: Request[Any, Any, Any], kommune: KommuneParameter) -> Response[Any]:
@@ -421,7 +542,8 @@ class DevIdentityProvider:
             gone = [session_cookie(kommune, "")]
             if target is not None:
                 return Redirect(path=target, status_code=303, cookies=gone)
-            return Response(provider.signed_out_page(kommune), media_type="text/html", cookies=gone)
+            language = page_language(params.get("ui_locales", ""), request.cookies.get(LANGUAGE_COOKIE))
+            return Response(provider.signed_out_page(kommune, language), media_type="text/html", cookies=gone)
 
         @post("/{kommune:str}/token", opt=public(), include_in_schema=False, status_code=200)
         async def token(

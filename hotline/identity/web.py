@@ -20,12 +20,14 @@ from litestar.enums import ScopeType
 from litestar.middleware import DefineMiddleware
 from litestar.middleware.csrf import CSRFMiddleware
 from litestar.middleware.rate_limit import RateLimitConfig
-from litestar.types import Receive, Scope, Send
+from litestar.types import Empty, Receive, Scope, Send
+from litestar.utils.scope.state import ScopeState
 
 from hotline.config import Settings
 from hotline.identity.guards import principal_of
 
 DEV_IDP_PATH = "/dev-idp"
+CSRF_COOKIE = "hotline_csrf"
 
 
 class BearerAwareCSRFMiddleware(CSRFMiddleware):
@@ -43,7 +45,7 @@ class BearerAwareCSRFMiddleware(CSRFMiddleware):
 def csrf_middleware(settings: Settings) -> DefineMiddleware:
     config = CSRFConfig(
         secret=settings.server.secret_key,
-        cookie_name="hotline_csrf",
+        cookie_name=CSRF_COOKIE,
         cookie_secure=not settings.demo,
         cookie_httponly=True,
         cookie_samesite="lax",
@@ -84,3 +86,15 @@ def rate_limits(settings: Settings) -> list[DefineMiddleware]:
 async def load_principal(request: Request[Any, Any, Any]) -> None:
     """Make the signed-in person available to every page (the header shows the name and "Log ud")."""
     await principal_of(request)
+
+
+async def load_principal_for_error_page(request: Request[Any, Any, Any], *, look_up: bool) -> None:
+    """Before an error page whose request no handler took (an unknown address: no ``before_request`` and no CSRF
+    middleware ran): the signed-in person when ``look_up`` allows a database read, and the browser's own CSRF
+    token for the header's sign-out form, as the CSRF middleware gives every safe request."""
+    if look_up:
+        await principal_of(request)
+    state = ScopeState.from_scope(request.scope)
+    cookie = request.cookies.get(CSRF_COOKIE)
+    if state.csrf_token is Empty and cookie:
+        state.csrf_token = cookie

@@ -14,12 +14,14 @@ import logging
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from pathlib import Path
 from typing import Any
 
 from litestar import Litestar, Request, Response, Router
 from litestar.config.compression import CompressionConfig
 from litestar.datastructures import State
+from litestar.enums import ScopeType
 from litestar.exceptions import HTTPException, NotFoundException, ValidationException
 from litestar.openapi.config import OpenAPIConfig
 from litestar.plugins.jinja import JinjaTemplateEngine
@@ -27,6 +29,7 @@ from litestar.response import Template
 from litestar.static_files import create_static_files_router
 from litestar.status_codes import HTTP_500_INTERNAL_SERVER_ERROR
 from litestar.template.config import TemplateConfig
+from litestar.types import Scope
 from piccolo.engine.base import Engine
 
 from hotline import __version__
@@ -74,6 +77,7 @@ from hotline.server.nats import NatsConnection
 from hotline.tenancy.controllers import TenantApiController, TenantPagesController, root_redirect
 from hotline.tenancy.opening_hours import warm_up
 from hotline.web import templating
+from hotline.web.i18n import MESSAGES
 from kb_sync.publisher import OutboxPublisher
 from kb_sync.replica import Replica
 from kb_sync.runtime import KnowledgeSync, replica_check
@@ -207,14 +211,35 @@ def _wants_html(request: Request[Any, Any, Any]) -> bool:
     )
 
 
+def _error_page(status: int, detail: str = "") -> Template:
+    """The page for people: a title and a message in the page's language (Danish or English), and the error's
+    own (English, technical) detail beneath when it says more than the status's standard phrase."""
+    title_key = "error.not_found" if status == 404 else f"error.title.{status}"
+    message_key = f"error.text.{status}"
+    try:
+        standard = HTTPStatus(status).phrase
+    except ValueError:
+        standard = ""
+    return Template(
+        template_name="error.html",
+        context={
+            "status": status,
+            "title_key": title_key if title_key in MESSAGES["da"] else "error.title",
+            "message_key": message_key if message_key in MESSAGES["da"] else "error.text.other",
+            # An HTTPException's detail is written by a handler; an unexpected error passes none (it may hold data).
+            "technical": detail if detail and detail != standard else "",
+        },
+        status_code=status,
+        headers={"Cache-Control": "no-store"},
+    )
+
+
 def _http_error(request: Request[Any, Any, Any], exc: HTTPException) -> Response[Any]:
     """A clear message for every 4xx: JSON for the API, a page for people."""
     if _wants_html(request):
-        return Template(
-            template_name="error.html",
-            context={"status": exc.status_code, "detail": exc.detail},
-            status_code=exc.status_code,
-        )
+        page = _error_page(exc.status_code, str(exc.detail or ""))
+        page.headers.update(getattr(exc, "headers", None) or {})
+        return page
     body: dict[str, Any] = {"status_code": exc.status_code, "detail": exc.detail}
     if isinstance(exc, ValidationException) and exc.extra:
         body["extra"] = exc.extra
@@ -226,8 +251,27 @@ def _server_error(request: Request[Any, Any, Any], exc: Exception) -> Response[A
     log.error("unhandled %s on %s %s", type(exc).__name__, request.method, request.url.path, exc_info=exc)
     detail = "Internal error: the request was not completed. It has been logged."
     if _wants_html(request):
-        return Template(template_name="error.html", context={"status": 500, "detail": detail}, status_code=500)
+        return _error_page(500)
     return Response({"status_code": 500, "detail": detail}, status_code=HTTP_500_INTERNAL_SERVER_ERROR)
+
+
+async def _before_error_page(exc: Exception, scope: Scope) -> None:
+    """Before an HTML error page is rendered: the request's language and signed-in person. A request no route took
+    (an unknown address) ran no ``before_request``, so without this the page would speak Danish to an English
+    reader and show "Log ind" to someone signed in. Best effort: anything failing here leaves the page without
+    them and never turns it into a 500. The person is looked up only for an HTTP error (a 4xx): after an
+    unexpected error the database may be the trouble, and the header then falls back on the session cookie."""
+    if scope.get("type") != ScopeType.HTTP:
+        return
+    request: Request[Any, Any, Any] = Request(scope)
+    try:
+        if not _wants_html(request):
+            return
+        if "lang" not in request.state:
+            await templating.choose_language(request)
+        await identity_web.load_principal_for_error_page(request, look_up=isinstance(exc, HTTPException))
+    except Exception as problem:
+        log.warning("error page without the person: %s on %s", type(problem).__name__, request.url.path)
 
 
 def create_app(
@@ -322,6 +366,7 @@ def create_app(
         ),
         before_request=before_request,
         exception_handlers={HTTPException: _http_error, NotFoundException: _http_error, Exception: _server_error},
+        after_exception=[_before_error_page],
         compression_config=CompressionConfig(backend="gzip", exclude=["/health", "/console/events"]),
         openapi_config=OpenAPIConfig(
             title="Digital Hotline",
