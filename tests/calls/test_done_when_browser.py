@@ -7,7 +7,6 @@ from __future__ import annotations
 import httpx
 import pytest
 from litestar import Litestar
-from playwright.async_api import async_playwright
 
 from hotline.calls.tables import Call
 from hotline.calls.telephony import Offered
@@ -17,11 +16,10 @@ from hotline.identity.schemas import Grant
 from hotline.tenancy import service as tenancy
 from tests.calls.conftest import AARHUS_NUMBER, Telephony, make_agent, new_secret, serve
 from tests.fixtures.app import FixedClock
+from tests.fixtures.browser import signed_in_page
 from tests.fixtures.databases import Database
 from tests.fixtures.identity import session_cookie_for
 from tests.fixtures.knowledge import eventually
-
-CHROMIUM = "/usr/bin/chromium"
 
 
 @pytest.mark.browser
@@ -38,33 +36,27 @@ async def test_a_call_for_aarhus_is_handed_off_and_reaches_the_admin_inbox_and_o
         agent = await make_agent(client, clock, "Done-when Agent", home="0615")
         _, secret = await new_secret("0751", clock, calls_app)
         platform = Telephony(client, clock, "0751", secret)
-        async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-            try:
-                context = await browser.new_context(base_url=url)
-                await context.add_cookies([{"name": "hotline_session", "value": agent.session, "url": url}])
-                page = await context.new_page()
-                await page.goto("/console")
-                await page.get_by_role("button", name="Gå ledig").click()
-                await page.locator("#presence-state[data-state=available]").wait_for(timeout=10_000)
-                offered = Offered(call_id="dw-1", at=clock(), dialled_number=AARHUS_NUMBER, caller_number="+4520000041")
-                assert (await platform.post(offered)).status_code == 200
-                pop = page.locator('#screen-pop[data-call-id="dw-1"]')
-                await pop.wait_for(timeout=10_000)
-                assert "Aarhus Kommune" in await pop.inner_text()
-                shown = await pop.inner_html()
-                assert any(title in shown for title in titles), "the screen-pop shows none of Aarhus's rules"
-                await pop.get_by_role("button", name="Besvar").click()
-                await page.locator("#presence-state[data-state=on_call]").wait_for(timeout=10_000)
-                await page.select_option("#outcome", "handed_off")
-                await page.select_option("#topic", "storskrald")
-                await page.locator("#handoff-fields").wait_for(state="visible", timeout=5_000)
-                await page.fill("#handoff-description", "Borgeren vil have hentet en sofa, men ordningen er fuld.")
-                await page.fill("#handoff-email", "borger@example.org")
-                await page.get_by_role("button", name="Gem og afslut").click()
-                await page.locator("#console-message", has_text="afsluttet").wait_for(timeout=10_000)
-            finally:
-                await browser.close()
+        async with signed_in_page(url, agent.session) as (page, problems):
+            await page.goto("/console")
+            await page.get_by_role("button", name="Gå ledig").click()
+            await page.locator("#presence-state[data-state=available]").wait_for(timeout=10_000)
+            offered = Offered(call_id="dw-1", at=clock(), dialled_number=AARHUS_NUMBER, caller_number="+4520000041")
+            assert (await platform.post(offered)).status_code == 200
+            pop = page.locator('#screen-pop[data-call-id="dw-1"]')
+            await pop.wait_for(timeout=10_000)
+            assert "Aarhus Kommune" in await pop.inner_text()
+            shown = await pop.inner_html()
+            assert any(title in shown for title in titles), "the screen-pop shows none of Aarhus's rules"
+            await pop.get_by_role("button", name="Besvar").click()
+            await page.locator("#presence-state[data-state=on_call]").wait_for(timeout=10_000)
+            await page.select_option("#outcome", "handed_off")
+            await page.select_option("#topic", "storskrald")
+            await page.locator("#handoff-fields").wait_for(state="visible", timeout=5_000)
+            await page.fill("#handoff-description", "Borgeren vil have hentet en sofa, men ordningen er fuld.")
+            await page.fill("#handoff-email", "borger@example.org")
+            await page.get_by_role("button", name="Gem og afslut").click()
+            await page.locator("#console-message", has_text="afsluttet").wait_for(timeout=10_000)
+            assert problems == []  # no CSP violation, no script error
 
         call = await Call.select(Call.status, Call.outcome).where(Call.call_id == "dw-1").first()
         assert call == {"status": "done", "outcome": "handed_off"}

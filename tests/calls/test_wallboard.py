@@ -13,7 +13,6 @@ from zoneinfo import ZoneInfo
 import httpx
 import pytest
 from litestar import Litestar
-from playwright.async_api import async_playwright
 
 from hotline.calls import wallboard
 from hotline.calls.tables import AgentPresence, Call
@@ -22,6 +21,7 @@ from hotline.identity.schemas import EVERY_KOMMUNE, Grant
 from hotline.identity.tables import AuditEntry
 from tests.calls.test_simulate import served  # noqa: F401 - the app over real HTTP
 from tests.fixtures.app import FixedClock
+from tests.fixtures.browser import signed_in_page
 from tests.fixtures.databases import Database
 from tests.fixtures.identity import session_cookie_for
 
@@ -351,25 +351,16 @@ async def test_the_board_updates_live_in_the_browser(
     await tonight(None)  # type: ignore[arg-type]
     wallboard.hub_of(app).tick = 0.2
     session = await session_cookie_for(COORDINATOR, "0751", now=clock.now)
-    async with async_playwright() as playwright:
-        browser = await playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True)
-        try:
-            context = await browser.new_context(base_url=base)
-            await context.add_cookies([{"name": "hotline_session", "value": session, "url": base}])
-            page = await context.new_page()
-            problems: list[str] = []
-            page.on("console", lambda message: problems.append(message.text) if message.type == "error" else None)
-            await page.goto("/wallboard")
-            waiting = page.locator('[data-figure="waiting"] .wb-value')
-            assert await waiting.inner_text() == "2"
-            await add_call("c9", "0751", at(19, 29, 30), "queued")
-            await page.locator('[data-figure="waiting"] .wb-value', has_text="3").wait_for(timeout=10_000)
-            summary = page.locator("[aria-live=polite]")
-            await page.wait_for_function("document.querySelector('[aria-live=polite]').textContent.startsWith('3')")
-            assert (await summary.inner_text()).startswith("3 venter")
-            assert problems == []  # no CSP violation, no script error
-        finally:
-            await browser.close()
+    async with signed_in_page(base, session) as (page, problems):
+        await page.goto("/wallboard")
+        waiting = page.locator('[data-figure="waiting"] .wb-value')
+        assert await waiting.inner_text() == "2"
+        await add_call("c9", "0751", at(19, 29, 30), "queued")
+        await page.locator('[data-figure="waiting"] .wb-value', has_text="3").wait_for(timeout=10_000)
+        summary = page.locator("[aria-live=polite]")
+        await page.wait_for_function("document.querySelector('[aria-live=polite]').textContent.startsWith('3')")
+        assert (await summary.inner_text()).startswith("3 venter")
+        assert problems == []  # no CSP violation, no script error
 
 
 async def test_a_stream_ends_after_its_lifetime_and_tells_the_browser_to_reconnect(

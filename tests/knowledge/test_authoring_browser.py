@@ -13,15 +13,13 @@ from typing import Any
 import pytest
 import uvicorn
 from litestar import Litestar
-from playwright.async_api import async_playwright
 
 from hotline.identity.schemas import Grant
 from hotline.server.app import create_app
+from tests.fixtures.browser import signed_in_page
 from tests.fixtures.databases import Database
 from tests.fixtures.identity import session_cookie_for
 from tests.fixtures.knowledge import eventually
-
-CHROMIUM = "/usr/bin/chromium"
 
 
 @asynccontextmanager
@@ -58,24 +56,18 @@ async def test_the_preview_follows_the_typing_and_saving_opens_the_new_version(
         session = await session_cookie_for(
             [Grant(role="kommune_admin", kommune="0751")], "0751", now=clock(), name="Aase Admin"
         )
-        async with async_playwright() as playwright:
-            browser = await playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
-            try:
-                context = await browser.new_context(base_url=url)
-                await context.add_cookies([{"name": "hotline_session", "value": session, "url": url}])
-                page = await context.new_page()
-                await page.goto("/admin/kommuner/0751/kb/new")
-                await page.select_option("#topic", "pas")
-                await page.fill("#title", "Pas i Aarhus")
-                await page.get_by_label("Tekst (Markdown)").fill("Husk **pasfoto**.\n\n<script>alert(1)</script>")
-                preview = page.locator("#kb-preview")
-                await preview.locator("strong", has_text="pasfoto").wait_for(timeout=10_000)
-                assert await preview.locator("script").count() == 0
-                assert "<script>alert(1)</script>" in await preview.inner_text()  # shown as text
-                await page.get_by_role("button", name="Gem ny version").click()
-                await page.get_by_role("status").filter(has_text="Gemt som version 1").wait_for(timeout=10_000)
-                assert "/edit" in page.url
-                assert await page.locator("main > h1").inner_text() == "Rediger: Pas i Aarhus"
-                assert await preview.get_by_role("heading", name="Pas i Aarhus").count() == 1
-            finally:
-                await browser.close()
+        async with signed_in_page(url, session) as (page, problems):
+            await page.goto("/admin/kommuner/0751/kb/new")
+            await page.select_option("#topic", "pas")
+            await page.fill("#title", "Pas i Aarhus")
+            await page.get_by_label("Tekst (Markdown)").fill("Husk **pasfoto**.\n\n<script>alert(1)</script>")
+            preview = page.locator("#kb-preview")
+            await preview.locator("strong", has_text="pasfoto").wait_for(timeout=10_000)
+            assert await preview.locator("script").count() == 0
+            assert "<script>alert(1)</script>" in await preview.inner_text()  # shown as text
+            await page.get_by_role("button", name="Gem ny version").click()
+            await page.get_by_role("status").filter(has_text="Gemt som version 1").wait_for(timeout=10_000)
+            assert "/edit" in page.url
+            assert await page.locator("main > h1").inner_text() == "Rediger: Pas i Aarhus"
+            assert await preview.get_by_role("heading", name="Pas i Aarhus").count() == 1
+            assert problems == []  # no CSP violation, no script error
