@@ -11,6 +11,11 @@ The tick (every :data:`TICK_SECONDS`; :meth:`CallsRuntime.tick` is called direct
 ring timeouts, callbacks past the maximum wait, agents of dead processes, assignment of anything waiting (so no
 call is forgotten when the process that took it died before assigning it), the queue figures for the consoles,
 the heartbeat that vouches for this process's agents, and every :data:`RETENTION_EVERY` the retention sweep.
+
+Ring instructions (when ``HOTLINE_TELEPHONY_RING_URL`` is set): the process that made an assignment, the one that
+dispatches its effects, queues a ``ring`` for each offer and a ``withdraw`` for each cancelled offer on its
+:class:`~hotline.calls.ring.RingSender`, which posts them to the platform off the hot path. A process that only
+holds an agent's stream sends none, so each assignment is told to the platform once.
 """
 
 from __future__ import annotations
@@ -32,9 +37,11 @@ from litestar.response import ServerSentEventMessage
 
 from hotline.calls import repository as repo
 from hotline.calls import service
+from hotline.calls.ring import RingSender
 from hotline.calls.routing import TenantIndex
 from hotline.calls.screenpop import ScreenPopRenderer, load_topics
 from hotline.calls.service import Effects, Offer, QueueOptions
+from hotline.config.settings import TelephonySettings
 from hotline.identity import audit
 from hotline.identity.audit import Actor
 from hotline.identity.service import SecretBox, active_webhook_secrets, webhook_secret_used
@@ -123,6 +130,9 @@ class CallsRuntime:
     nats: NatsConnection | None = None
     secret_box: SecretBox | None = None
     run_tick_loop: bool = True
+    telephony: TelephonySettings = field(default_factory=TelephonySettings)
+    ring: RingSender | None = None
+    """The sender of ring instructions to the platform; started with the runtime when a ring URL is set."""
     known_topics: set[str] = field(default_factory=set)
     _secrets: dict[str, _Secrets] = field(default_factory=dict)
     _secret_marked: dict[int, dt.datetime] = field(default_factory=dict)
@@ -146,6 +156,9 @@ class CallsRuntime:
         self.secret_box = secret_box
         self.renderer = ScreenPopRenderer(environment=environment, replica=replica)
         await self.refresh_topics()
+        if self.telephony.ring_url:
+            self.ring = RingSender(self.telephony.ring_url, self.telephony.ring_secret.encode(), self.clock)
+            await self.ring.start()
         self._subscriber = asyncio.create_task(self._subscribe(), name="calls-subscribe")
         if self.run_tick_loop:
             self._task = asyncio.create_task(self._tick_forever(), name="calls-tick")
@@ -162,6 +175,8 @@ class CallsRuntime:
         for connections in list(self.connections.values()):
             for connection in connections:
                 connection.queue.put_nowait(None)
+        if self.ring is not None:
+            await self.ring.stop()
 
     async def _subscribe(self) -> None:
         nats = self.nats
@@ -267,7 +282,10 @@ class CallsRuntime:
     # -- fan-out --------------------------------------------------------------------------------------------
 
     async def dispatch(self, effects: Effects, *, arrived_ns: int = 0) -> None:
-        """Tell the agents concerned, on whichever process holds their connection."""
+        """Tell the agents concerned, on whichever process holds their connection, and queue the ring instructions
+        for the platform."""
+        if self.ring is not None and (effects.offers or effects.cancelled):
+            self._queue_ring_instructions(self.ring, effects)
         notices: list[AnyNotice] = [
             OfferNotice(
                 user_id=o.user_id,
@@ -287,6 +305,22 @@ class CallsRuntime:
         notices += [PresenceNotice(user_id=user, state=state) for user, state in effects.presence]
         for notice in notices:
             await self.publish(notice)
+
+    def _queue_ring_instructions(self, ring: RingSender, effects: Effects) -> None:
+        """Withdraws first: within one set of effects a cancelled offer came before any new offer of its call (a
+        ring timeout, then the re-offer), and the platform acts on the instructions in the order they arrive."""
+        now = self.clock()
+        for user_id, call_id in effects.cancelled:
+            ring.withdraw(call_id, user_id, at=now)
+        for offer in effects.offers:
+            ring.ring(
+                offer.call_id,
+                offer.user_id,
+                at=now,
+                ring_until=offer.ring_until or now + self.options.ring_timeout,
+                callback=offer.callback,
+                number=offer.caller_number if offer.callback else "",
+            )
 
     async def publish(self, notice: AnyNotice) -> None:
         client = self.nats.client if self.nats is not None else None

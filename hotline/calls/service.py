@@ -84,6 +84,9 @@ class Offer:
     language: str
     offered_at: dt.datetime
     callback: bool = False
+    ring_until: dt.datetime | None = None
+    """When the ring times out and the call is offered to the next agent (set by assignment; the platform's ring
+    instruction carries it)."""
 
 
 @dataclass
@@ -555,7 +558,14 @@ def _decoded_list(text: str) -> tuple[str, ...]:
 # -- the queue ----------------------------------------------------------------------------------------------
 
 
-def _offer_of(call: dict[str, Any], user_id: int, *, callback: bool = False, number: str = "") -> Offer:
+def _offer_of(
+    call: dict[str, Any],
+    user_id: int,
+    *,
+    callback: bool = False,
+    number: str = "",
+    ring_until: dt.datetime | None = None,
+) -> Offer:
     return Offer(
         user_id=user_id,
         call_id=call["call_id"],
@@ -566,6 +576,7 @@ def _offer_of(call: dict[str, Any], user_id: int, *, callback: bool = False, num
         language=call["language"],
         offered_at=call["offered_at"],
         callback=callback,
+        ring_until=ring_until,
     )
 
 
@@ -653,7 +664,7 @@ async def assign(now: dt.datetime, options: QueueOptions, effects: Effects) -> i
                 effects.presence.pop()
                 await move_presence(user_id, "available", now, effects, state_in=("ringing",))
                 return False
-            effects.offers.append(_offer_of(call, user_id))
+            effects.offers.append(_offer_of(call, user_id, ring_until=ring_until))
             return True
         return None
 
@@ -694,11 +705,11 @@ async def _assign_callbacks(
                 {"status": "assigned", "agent_id": agent["user_id"], "attempts": callback["attempts"] + 1},
                 status_in=["queued"],
             )
-            await repo.update_call(
-                call["call_id"],
-                {"ring_agent_id": agent["user_id"], "ring_until": repo.utc(now + options.ring_timeout)},
+            ring_until = repo.utc(now + options.ring_timeout)
+            await repo.update_call(call["call_id"], {"ring_agent_id": agent["user_id"], "ring_until": ring_until})
+            effects.offers.append(
+                _offer_of(call, agent["user_id"], callback=True, number=callback["number"], ring_until=ring_until)
             )
-            effects.offers.append(_offer_of(call, agent["user_id"], callback=True, number=callback["number"]))
             offered += 1
             break
     return offered

@@ -108,6 +108,16 @@ class IdentitySettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     ``PUBLIC_BASE_URL/auth/signed-out``."""
 
 
+class TelephonySettings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
+    ring_url: str = ""
+    """HOTLINE_TELEPHONY_RING_URL: where the contact-centre platform takes ring instructions (which agent to ring
+    for a call, and when to stop: docs/TELEPHONY.md "Ring instructions"). An ``https://`` URL (``http://`` in demo
+    mode or to a loopback host). Empty: no instructions are sent."""
+    ring_secret: str = ""
+    """HOTLINE_TELEPHONY_RING_SECRET: at least 32 characters, shared with the platform; signs every ring
+    instruction request like the platform signs its events. Required when HOTLINE_TELEPHONY_RING_URL is set."""
+
+
 class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     data_dir: str = ".hotline-data"
     """HOTLINE_DATA_DIR: where the SQLite file, the embedded NATS storage and generated files live."""
@@ -123,6 +133,7 @@ class Settings(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     smtp: SmtpSettings = SmtpSettings()
     server: ServerSettings = ServerSettings()
     identity: IdentitySettings = IdentitySettings()
+    telephony: TelephonySettings = TelephonySettings()
 
     @property
     def data_path(self) -> Path:
@@ -176,6 +187,8 @@ ENVIRONMENT: dict[str, tuple[str, str]] = {
     "HOTLINE_API_RATE_LIMIT": ("identity", "api_rate_limit"),
     "HOTLINE_DEV_IDP_URL": ("identity", "dev_idp_url"),
     "HOTLINE_POST_LOGOUT_REDIRECT_URI": ("identity", "post_logout_redirect_uri"),
+    "HOTLINE_TELEPHONY_RING_URL": ("telephony", "ring_url"),
+    "HOTLINE_TELEPHONY_RING_SECRET": ("telephony", "ring_secret"),
 }
 _FIELD_TO_ENV = {value: key for key, value in ENVIRONMENT.items()}
 _SECRET_FIELDS = {
@@ -183,6 +196,7 @@ _SECRET_FIELDS = {
     ("nats", "kb_publisher_password"),
     ("smtp", "password"),
     ("server", "secret_key"),
+    ("telephony", "ring_secret"),
 }
 
 
@@ -326,6 +340,7 @@ def _check(settings: Settings, raw: Mapping[str, Any]) -> None:
         )
     if settings.database.pool_size < 1:
         raise SettingsError(f"Bad setting {_describe('database', 'pool_size', raw)}: must be at least 1")
+    _check_telephony(settings, raw)
     if settings.demo:
         return
     # Production: nothing is started for us, so everything must be named.
@@ -338,6 +353,39 @@ def _check(settings: Settings, raw: Mapping[str, Any]) -> None:
     if len(settings.server.secret_key) < 32:
         raise SettingsError(
             "Missing or short setting HOTLINE_SECRET_KEY: production needs at least 32 random characters"
+        )
+
+
+def _is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def _check_telephony(settings: Settings, raw: Mapping[str, Any]) -> None:
+    """The ring instruction webhook: an http(s) URL (plain http only in demo mode or to this machine) and a secret
+    long enough to sign with."""
+    telephony = settings.telephony
+    if not telephony.ring_url:
+        return
+    parts = urlsplit(telephony.ring_url)
+    if parts.scheme not in {"http", "https"} or not parts.hostname or parts.fragment:
+        raise SettingsError(
+            f"Bad setting {_describe('telephony', 'ring_url', raw)}: must be an absolute https:// URL without a "
+            "fragment"
+        )
+    if parts.scheme == "http" and not settings.demo and not _is_loopback(parts.hostname):
+        raise SettingsError(
+            f"Bad setting {_describe('telephony', 'ring_url', raw)}: must be https:// (plain http only in demo "
+            "mode or to a loopback address)"
+        )
+    if len(telephony.ring_secret) < 32:
+        raise SettingsError(
+            f"Missing or short setting {_describe('telephony', 'ring_secret', raw)}: HOTLINE_TELEPHONY_RING_URL is "
+            "set, and the ring instructions need a shared secret of at least 32 random characters to sign with"
         )
 
 

@@ -293,7 +293,7 @@ def create_app(
         engine=engine,
         relying_party=RelyingParty(secret_key=settings.server.secret_key, dev_idp_url=dev_idp_url),
         secret_box=SecretBox(settings.server.secret_key),
-        calls=CallsRuntime(clock=clock),
+        calls=CallsRuntime(clock=clock, telephony=settings.telephony),
         session_limits=Limits(
             idle=dt.timedelta(minutes=identity.session_idle_minutes),
             absolute=dt.timedelta(hours=identity.session_absolute_hours),

@@ -136,3 +136,75 @@ def test_bad_identity_settings_are_refused_by_name(name: str, value: str) -> Non
     with pytest.raises(SettingsError) as caught:
         load_settings({**PRODUCTION, name: value})
     assert name in str(caught.value)
+
+
+RING_SECRET = "r" * 32
+
+
+def test_the_ring_instruction_webhook_is_off_by_default_and_read_from_the_environment() -> None:
+    assert load_settings(PRODUCTION).telephony.ring_url == ""
+    settings = load_settings(
+        {
+            **PRODUCTION,
+            "HOTLINE_TELEPHONY_RING_URL": "https://cc.platform.example/hotline/ring",
+            "HOTLINE_TELEPHONY_RING_SECRET": RING_SECRET,
+        }
+    )
+    assert settings.telephony.ring_url == "https://cc.platform.example/hotline/ring"
+    assert settings.telephony.ring_secret == RING_SECRET
+    local = load_settings(
+        {
+            **PRODUCTION,
+            "HOTLINE_TELEPHONY_RING_URL": "http://127.0.0.1:9000/ring",
+            "HOTLINE_TELEPHONY_RING_SECRET": RING_SECRET,
+        }
+    )
+    assert local.telephony.ring_url == "http://127.0.0.1:9000/ring"  # plain http to this machine
+
+
+@pytest.mark.parametrize(
+    ("url", "secret", "expected"),
+    [
+        (
+            "ftp://cc.platform.example/ring",
+            RING_SECRET,
+            "HOTLINE_TELEPHONY_RING_URL (TOML key 'telephony.ring_url') = 'ftp://cc.platform.example/ring'",
+        ),
+        (
+            "cc.platform.example/ring",
+            RING_SECRET,
+            "HOTLINE_TELEPHONY_RING_URL (TOML key 'telephony.ring_url') = 'cc.platform.example/ring'",
+        ),
+        (
+            "http://cc.platform.example/ring",
+            RING_SECRET,
+            "HOTLINE_TELEPHONY_RING_URL (TOML key 'telephony.ring_url') = 'http://cc.platform.example/ring': must be https://",
+        ),
+        (
+            "https://cc.platform.example/ring",
+            "",
+            "HOTLINE_TELEPHONY_RING_SECRET (TOML key 'telephony.ring_secret') = <hidden>",
+        ),
+        ("https://cc.platform.example/ring", "too-short-a-secret", "HOTLINE_TELEPHONY_RING_SECRET"),
+    ],
+)
+def test_a_bad_ring_instruction_setting_is_refused_by_name(url: str, secret: str, expected: str) -> None:
+    environment = {**PRODUCTION, "HOTLINE_TELEPHONY_RING_URL": url}
+    if secret:
+        environment["HOTLINE_TELEPHONY_RING_SECRET"] = secret
+    with pytest.raises(SettingsError) as caught:
+        load_settings(environment)
+    assert expected in str(caught.value)
+    assert "too-short-a-secret" not in str(caught.value)
+
+
+def test_plain_http_ring_url_is_allowed_in_demo_mode(tmp_path: Path) -> None:
+    settings = load_settings(
+        {
+            "HOTLINE_DEMO": "1",
+            "HOTLINE_DATA_DIR": str(tmp_path),
+            "HOTLINE_TELEPHONY_RING_URL": "http://platform.demo.example/ring",
+            "HOTLINE_TELEPHONY_RING_SECRET": RING_SECRET,
+        }
+    )
+    assert settings.telephony.ring_url == "http://platform.demo.example/ring"
