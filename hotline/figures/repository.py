@@ -19,6 +19,7 @@ from hotline.db.engine import aware as aware  # shared by every area: naive SQLi
 from hotline.db.engine import transaction as transaction  # one write-transaction rule for every area
 from hotline.db.engine import utc as utc
 from hotline.figures.tables import BestTimesPublication, FigureTarget, SurveyAnswer, SurveyLink
+from hotline.letters import service as letters
 
 
 def in_transaction() -> bool:
@@ -129,11 +130,18 @@ async def callback_totals(
     return await _rows(sql, args)
 
 
+def _replies_only(args: list[Any]) -> str:
+    """Letters to citizens only: the notices to staff that share the letters' outbox (their ``template`` begins
+    with ``letters.NOTICE_PREFIX``, e.g. the hand-offs' escalation notices) are no replies and count nowhere."""
+    args.append(f"{letters.NOTICE_PREFIX}%")
+    return " AND template NOT LIKE {}"
+
+
 async def letter_totals(start: dt.datetime, end: dt.datetime, kommune: str | None) -> list[dict[str, Any]]:
     """Letters written in the period, and those sent within 48 hours (certainly within 2 working days)."""
     d = dialect()
     args: list[Any] = [utc(start), utc(end)]
-    where = _kommune_filter("kommune_code", kommune, args)
+    where = _kommune_filter("kommune_code", kommune, args) + _replies_only(args)
     sql = f"""
         SELECT kommune_code, COUNT(*) AS letters,
         SUM(CASE WHEN sent_at IS NOT NULL AND {d.seconds("created_at", "sent_at")} <= 172800 THEN 1 ELSE 0 END)
@@ -147,7 +155,7 @@ async def slow_letters(start: dt.datetime, end: dt.datetime, kommune: str | None
     """Letters not sent within 48 hours: whether they made 2 working days is decided with the holiday calendar."""
     d = dialect()
     args: list[Any] = [utc(start), utc(end)]
-    where = _kommune_filter("kommune_code", kommune, args)
+    where = _kommune_filter("kommune_code", kommune, args) + _replies_only(args)
     sql = f"""
         SELECT kommune_code, created_at, sent_at FROM letter
         WHERE created_at >= {{}} AND created_at < {{}}{where}

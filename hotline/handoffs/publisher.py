@@ -1,6 +1,7 @@
 """The hand-offs' part of an app process: the outbox publisher that carries hand-off events to the kommune's
 JetStream subjects, the responder for status reports a kommune system sends over NATS, and the periodic
-escalation and retention sweeps. Started and stopped by the app's lifespan; none of it needs NATS at start.
+escalation (with its e-mail notices, handed to the letters worker) and retention sweeps. Started and stopped by the
+app's lifespan; none of it needs NATS at start.
 
 The publisher drains ``handoff_outbox`` in commit order whenever NATS is connected. A row is deleted only after
 JetStream has acknowledged it, so a hand-off created while NATS is down is published when it returns. Each
@@ -181,9 +182,13 @@ class HandOffsRuntime:
         renderer: Callable[[], Renderer | None] = lambda: None,
         letters_notify: Callable[[], None] = lambda: None,
         sweep_interval: float = 60.0,
+        base_url: str = "",
     ) -> None:
+        """``base_url``: the hotline's public address (``settings.base_url``), for the inbox links in the
+        escalation notices; without it the notices are sent without links."""
         self.connection = connection
         self.clock = clock
+        self.base_url = base_url
         self.publisher = HandOffPublisher(connection)
         self.letters_notify = letters_notify
         self.responder = StatusResponder(connection, clock=clock, renderer=renderer, on_change=self.changed)
@@ -210,10 +215,11 @@ class HandOffsRuntime:
     async def sweep(self) -> dict[str, Any]:
         """One escalation and retention pass (the periodic task calls this; tests call it directly)."""
         now = self.clock()
-        escalated = await service.escalation_sweep(now)
+        escalated = await service.escalation_sweep(now, base_url=self.base_url)
         cleared = await service.retention_sweep(now)  # each kommune's retention, in short transactions
         if escalated:
             self.publisher.notify()
+            self.letters_notify()  # the escalation notices
         if cleared:
             log.info("retention sweep anonymised hand-offs per kommune: %s", cleared)
         return {"escalated": len(escalated), "cleared": sum(cleared.values())}

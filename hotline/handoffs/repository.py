@@ -111,17 +111,20 @@ async def due_for_escalation(now: dt.datetime, limit: int = 500) -> list[dict[st
     return rows
 
 
-async def mark_escalated(handoff_id: str, now: dt.datetime) -> bool:
-    """Set ``escalated_at`` unless another process did it first; True if this call did."""
-    changed = (
+async def mark_escalated(handoff_id: str, now: dt.datetime) -> dict[str, Any] | None:
+    """Set ``escalated_at`` unless another process did it first (or the kommune acknowledged it meanwhile); the
+    hand-off as it now is if this call did, else None. One conditional UPDATE: of two processes racing for the same
+    hand-off, exactly one matches (PostgreSQL re-checks the condition on the locked row; SQLite has one writer)."""
+    rows: list[dict[str, Any]] = (
         await HandOff.update({HandOff.escalated_at: utc(now)})
         .where(HandOff.handoff_id == handoff_id)
         .where(HandOff.escalated_at.is_null())
         .where(HandOff.status == "open")
-        .returning(_HANDOFF_PK)
+        .where(HandOff.due_at < utc(now))
+        .returning(*HandOff._meta.columns)
         .run()
     )
-    return bool(changed)
+    return rows[0] if rows else None
 
 
 # -- retention ------------------------------------------------------------------------------------------------

@@ -13,7 +13,9 @@ wall time, the kommune's closures and public holidays, DST-correct through :clas
 - a department that never opens within a year (a configuration mistake): due :data:`FALLBACK` after ``now``.
 
 "Overdue" means still ``open`` (not acknowledged by the kommune) after the due time; acknowledging stops the
-escalation clock.
+escalation clock. An overdue hand-off is escalated once (:func:`escalation_sweep`): marked, announced to the
+kommune's systems, and told by e-mail to the owning department and the federation's coordinator (the notices of
+:mod:`hotline.handoffs.notices`, through the letters outbox, never counted as letters).
 
 **Retention.** A hand-off holds personal data: the citizen's e-mail and phone, the agent's description of the
 enquiry (CPR-masked, but it may name the citizen or an address) and the kommune's notes (on the hand-off and in
@@ -35,11 +37,12 @@ import logging
 import re
 import uuid
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Final, Literal
 
 import msgspec
 
-from hotline.handoffs import events, repository
+from hotline.handoffs import events, notices, repository
 from hotline.handoffs.schemas import STATUSES, HandOffOut, HandOffUpdateOut, Open311Request, Open311Service
 from hotline.letters import service as letters
 from hotline.letters.rendering import Renderer
@@ -434,23 +437,184 @@ async def update_status(
 
 # -- escalation -------------------------------------------------------------------------------------------
 
+ESCALATION_BATCH: Final = 500
+"""Overdue hand-offs escalated per sweep pass (one transaction); any beyond wait for the next minute's pass."""
+ESCALATION_NOTICE: Final = "handoff_overdue"
+"""The notice kind of the escalation e-mails in the letters outbox (``letters.NOTICE_PREFIX`` + this): never
+counted as a letter."""
+FALLBACK_SENDER_NAME: Final = "Aftenhotlinen"
 
-async def escalation_sweep(now: dt.datetime) -> list[HandOffOut]:
-    """Mark every hand-off still open after its due time as escalated (once), and queue its ``escalated`` event
-    for the kommune's systems. The kommune admin's inbox highlights it and the coordinator's overdue list shows
-    it. Safe to run in several processes at once (the mark is a compare-and-set)."""
+
+@dataclass(frozen=True)
+class _NoticeContext:
+    """What the notices need besides the hand-offs, read before the sweep's transaction takes the write lock."""
+
+    tenants: dict[str, tenancy.Tenant]
+    topics: dict[str, str]
+    federation: tenancy.FederationInfo | None
+    base_url: str
+
+    @property
+    def sender_name(self) -> str:
+        return self.federation.name if self.federation is not None else FALLBACK_SENDER_NAME
+
+    @property
+    def coordinator(self) -> str:
+        return self.federation.coordinator_email if self.federation is not None else ""
+
+
+@dataclass
+class _NoticeCounts:
+    departments: int = 0
+    digests: int = 0
+    unsent: int = 0
+    """Departments (or the digest) whose notice could not be addressed: see the warning logged with it."""
+
+
+async def _notice_context(rows: list[dict[str, Any]], base_url: str) -> _NoticeContext:
+    tenants: dict[str, tenancy.Tenant] = {}
+    for code in sorted({row["kommune_code"] for row in rows}):
+        tenant = await tenancy.get_tenant(code)
+        if tenant is not None:
+            tenants[code] = tenant
+    return _NoticeContext(
+        tenants=tenants, topics=await topic_names("da"), federation=await tenancy.federation(), base_url=base_url
+    )
+
+
+def _overdue_item(row: dict[str, Any], context: _NoticeContext) -> notices.OverdueItem:
+    """Only what a notice may show: nothing of the citizen's contact, the description or the notes."""
+    tenant = context.tenants.get(row["kommune_code"])
+    return notices.OverdueItem(
+        handoff_id=row["handoff_id"],
+        kommune_code=row["kommune_code"],
+        kommune_name=tenant.name if tenant is not None else f"Kommune {row['kommune_code']}",
+        department=row["department"],
+        department_name=row["department_name"] or row["department"],
+        topic_name=context.topics.get(row["topic"], row["topic"]),
+        created_at=repository.aware(row["created_at"]),
+        due_at=repository.aware(row["due_at"]),
+    )
+
+
+def _department_sender(tenant: tenancy.Tenant, context: _NoticeContext) -> tuple[str, str]:
+    """(From, Reply-To) of a department's notice: the coordinator's address, so that an answer reaches the
+    federation; without one, the kommune's own sender identity (its domain is set up for the relay and DKIM)."""
+    if context.coordinator:
+        return context.coordinator, context.coordinator
+    sender = tenant.definition.sender
+    return (sender.from_address, sender.reply_to) if sender is not None else ("", "")
+
+
+async def _queue_notice(notice: letters.Notice, now: dt.datetime, what: str) -> bool:
+    try:
+        prepared = letters.prepare_notice(notice, now=now, created_by="hotline:handoffs")
+    except letters.LetterError as exc:  # the field only: never an address in the log
+        log.warning("escalation notice to %s not queued (%s: %s)", what, exc.field, exc.problem)
+        return False
+    await letters.enqueue(prepared)
+    return True
+
+
+async def _queue_notices(items: list[notices.OverdueItem], context: _NoticeContext, now: dt.datetime) -> _NoticeCounts:
+    """One notice per department with newly escalated hand-offs, and one digest to the coordinator (if the
+    federation names one). Written into the caller's transaction, after the marks that decided them."""
+    counts = _NoticeCounts()
+    by_department: dict[tuple[str, str], list[notices.OverdueItem]] = {}
+    for item in items:
+        by_department.setdefault((item.kommune_code, item.department), []).append(item)
+    for (code, key), group in by_department.items():
+        tenant = context.tenants.get(code)
+        department = next((d for d in tenant.departments if d.key == key), None) if tenant is not None else None
+        from_address, reply_to = _department_sender(tenant, context) if tenant is not None else ("", "")
+        if tenant is None or department is None or not from_address:
+            # A kommune or department removed from the definitions since the hand-off, or no address to send
+            # from: the coordinator's digest and overdue page still show these hand-offs.
+            log.warning(
+                "escalation notice for %s hand-off(s) of kommune %s not queued: no department or sender",
+                len(group),
+                code,
+            )
+            counts.unsent += 1
+            continue
+        composed = notices.department_notice(
+            group,
+            kommune_name=tenant.name,
+            department_name=department.name,
+            sender=context.sender_name,
+            base_url=context.base_url,
+            now=now,
+        )
+        notice = letters.Notice(
+            kind=ESCALATION_NOTICE,
+            kommune_code=code,
+            recipient=department.email,
+            from_name=context.sender_name,
+            from_address=from_address,
+            reply_to=reply_to,
+            subject=composed.subject,
+            text=composed.text,
+            html=composed.html,
+        )
+        if await _queue_notice(notice, now, f"a department of kommune {code}"):
+            counts.departments += 1
+        else:
+            counts.unsent += 1
+    if context.coordinator:
+        composed = notices.coordinator_digest(items, sender=context.sender_name, base_url=context.base_url, now=now)
+        digest = letters.Notice(
+            kind=ESCALATION_NOTICE,
+            kommune_code="",  # spans the federation
+            recipient=context.coordinator,
+            from_name=context.sender_name,
+            from_address=context.coordinator,
+            reply_to=context.coordinator,
+            subject=composed.subject,
+            text=composed.text,
+            html=composed.html,
+        )
+        if await _queue_notice(digest, now, "the coordinator"):
+            counts.digests += 1
+        else:
+            counts.unsent += 1
+    return counts
+
+
+async def escalation_sweep(now: dt.datetime, *, base_url: str = "", limit: int = ESCALATION_BATCH) -> list[HandOffOut]:
+    """Escalate every hand-off still open after its due time (once, at most ``limit`` per pass): mark it, queue its
+    ``escalated`` event for the kommune's systems, and tell people by e-mail through the letters outbox: one notice
+    per department with newly escalated hand-offs and one digest to the federation's coordinator (see
+    :mod:`hotline.handoffs.notices`; ``base_url`` is the hotline's public address, for the inbox links). The
+    kommune admin's inbox highlights the hand-offs and the coordinator's overdue page lists them.
+
+    Exactly once across processes: the marks, events and notices of a pass are one transaction, and each mark is a
+    compare-and-set that only one process wins; a process queues events and notices only for the hand-offs it won.
+    The marks go in hand-off id order, so two processes on PostgreSQL wait for each other rather than deadlock.
+    Call the letters worker's ``notify()`` when hand-offs were escalated."""
     now = _aware(now)
-    escalated: list[HandOffOut] = []
-    for row in await repository.due_for_escalation(now):
-        async with repository.transaction():
-            if not await repository.mark_escalated(row["handoff_id"], now):
-                continue
-            updated = {**row, "escalated_at": repository.utc(now)}
-            await _queue_event("escalated", updated)
-        escalated.append(_out(updated, now))
-    if escalated:
-        log.info("escalated %d overdue hand-off(s)", len(escalated))
-    return escalated
+    candidates = await repository.due_for_escalation(now, limit)
+    if not candidates:
+        return []
+    context = await _notice_context(candidates, base_url)
+    won: list[dict[str, Any]] = []
+    async with repository.transaction():
+        for candidate in sorted(candidates, key=lambda row: row["handoff_id"]):
+            row = await repository.mark_escalated(candidate["handoff_id"], now)
+            if row is not None:
+                won.append(row)
+        won.sort(key=lambda row: (repository.aware(row["due_at"]), row["handoff_id"]))
+        for row in won:
+            await _queue_event("escalated", row)
+        counts = await _queue_notices([_overdue_item(row, context) for row in won], context, now) if won else None
+    if counts is not None:
+        log.info(
+            "escalated %d overdue hand-off(s); queued %d department notice(s) and %d coordinator digest(s)%s",
+            len(won),
+            counts.departments,
+            counts.digests,
+            f", {counts.unsent} not addressable" if counts.unsent else "",
+        )
+    return [_out(row, now) for row in won]
 
 
 # -- retention --------------------------------------------------------------------------------------------

@@ -1,6 +1,6 @@
 """The e-mail of a letter: headers built with the standard library (never by string concatenation), the HTML and
-plain-text parts, the PDF attached, a DKIM signature per kommune domain when a key is configured, and delivery to
-the configured SMTP relay with ``aiosmtplib``.
+plain-text parts, the PDF attached (a notice to staff has none), a DKIM signature per kommune domain when a key is
+configured, and delivery to the configured SMTP relay with ``aiosmtplib``.
 
 The Message-ID is derived from the letter id, and the Date from the letter's creation time, so a letter that is
 sent again after a crash carries the same Message-ID and is the same message: the relay and the recipient's
@@ -109,10 +109,13 @@ def build_message(
     message["Auto-Submitted"] = "auto-generated"
     message.set_content(text, subtype="plain", charset="utf-8")
     message.add_alternative(html, subtype="html", charset="utf-8")
-    message.add_attachment(pdf, maintype="application", subtype="pdf", filename=_clean("filename", pdf_name))
     # Boundaries from the Message-ID instead of random ones, so a resend is byte for byte the same message.
     # "=_" never occurs in base64 or quoted-printable content, so the boundary cannot collide with a part.
     seed = hashlib.sha256(message_id_value.encode("utf-8")).hexdigest()[:24]
+    if not pdf:  # a notice to staff (``tables.NOTICE_PREFIX``): text and HTML only
+        message.set_boundary(f"=_letter_{seed}_alternative")
+        return message
+    message.add_attachment(pdf, maintype="application", subtype="pdf", filename=_clean("filename", pdf_name))
     message.set_boundary(f"=_letter_{seed}_mixed")
     for part in message.iter_parts():
         if part.get_content_type() == "multipart/alternative":

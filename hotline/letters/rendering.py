@@ -14,6 +14,7 @@ an identical letter (same HTML, same logo) is rendered once and taken from a sma
 from __future__ import annotations
 
 import asyncio
+import atexit
 import concurrent.futures
 import datetime as dt
 import hashlib
@@ -374,7 +375,15 @@ def _fonts_and_styles() -> _FontsAndStyles:
         )
         cached = _FontsAndStyles(font_config=font_config, stylesheet=stylesheet)
         _LOCAL.cached = cached
+        if threading.current_thread() is threading.main_thread():
+            # Let go of the fonts while WeasyPrint can still remove their temporary folder: left to interpreter
+            # teardown, its clean-up runs after the modules it needs are gone and prints a traceback.
+            atexit.register(_forget_fonts)
     return cached
+
+
+def _forget_fonts() -> None:
+    _LOCAL.__dict__.pop("cached", None)
 
 
 def render_pdf(html: str, logo: Logo | None) -> bytes:

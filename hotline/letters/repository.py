@@ -12,7 +12,7 @@ from piccolo.columns import Column
 from hotline.db.engine import aware as aware  # shared by every area: naive SQLite timestamps are UTC
 from hotline.db.engine import transaction as transaction  # one write-transaction rule for every area
 from hotline.db.engine import utc as utc
-from hotline.letters.tables import Letter
+from hotline.letters.tables import NOTICE_PREFIX, Letter
 from hotline.tenancy.service import RetentionCutoffs
 
 
@@ -27,11 +27,17 @@ async def letter(letter_id: str, kommune_code: str | None = None) -> dict[str, A
     return await query.first().run()
 
 
+def _replies() -> Any:
+    """Letters proper: not the notices to staff that share the outbox (see ``tables.NOTICE_PREFIX``)."""
+    return Letter.template.not_like(f"{NOTICE_PREFIX}%")
+
+
 async def letters_of(kommune_code: str, limit: int = 50) -> list[dict[str, Any]]:
+    """The kommune's most recent replies (never its notices), without their text or address."""
     columns = [c for c in Letter._meta.columns if c._meta.name not in {"html", "text", "pdf", "body", "recipient"}]
     return (
         await Letter.select(*columns)
-        .where(Letter.kommune_code == kommune_code)
+        .where((Letter.kommune_code == kommune_code) & _replies())
         .order_by(Letter.created_at, ascending=False)
         .limit(limit)
         .run()

@@ -28,7 +28,7 @@ from typing import Any, Final
 import msgspec
 import phonenumbers
 
-from hotline.letters import mail, repository
+from hotline.letters import mail, repository, tables
 from hotline.letters.rendering import (
     TEMPLATES,
     LetterContent,
@@ -352,6 +352,85 @@ async def send(
         return await enqueue(prepared)
 
 
+# -- notices --------------------------------------------------------------------------------------------
+
+# A notice is an e-mail the hotline sends to kommune or federation staff (e.g. the hand-offs' escalation notices),
+# not a reply to a citizen: it goes through the same outbox and worker (exactly once, DKIM, retries) but is never
+# counted as a letter. Its ``template`` begins with NOTICE_PREFIX; the figures, an agent's recent letters and the
+# letter status API leave those out.
+NOTICE_PREFIX: Final = tables.NOTICE_PREFIX
+
+
+def is_notice(template: str) -> bool:
+    return template.startswith(NOTICE_PREFIX)
+
+
+@dataclass(frozen=True)
+class Notice:
+    """A notice as its area composed it: plain text and simple HTML (no letterhead, no PDF). ``kommune_code`` is
+    the kommune it concerns, ``""`` for one that spans the federation. The caller composes it by code from what is
+    not personal data. It is not searched for CPR numbers as an agent's reply is: its references (hand-off ids are
+    UUIDs) can look like one, and refusing it would lose the notice."""
+
+    kind: str
+    kommune_code: str
+    recipient: str
+    from_name: str
+    from_address: str
+    reply_to: str
+    subject: str
+    text: str
+    html: str
+    language: str = "da"
+
+
+def prepare_notice(notice: Notice, *, now: dt.datetime, created_by: str) -> PreparedLetter:
+    """Check and address a notice for :func:`enqueue`. Nothing is rendered or read, so it can be called inside the
+    caller's transaction, once it knows what to say. Raises :class:`LetterError` for a bad address or header."""
+    template = f"{NOTICE_PREFIX}{notice.kind}"
+    if len(template) > 64:
+        raise LetterError("template", "A notice kind is at most 57 characters")
+    subject = notice.subject.strip()
+    if not subject or len(subject) > 300:
+        raise LetterError("subject", "The subject must be 1 to 300 characters")
+    letter_id = uuid.uuid4().hex
+    envelope = mail.Envelope(
+        notice.from_name[:200], notice.from_address.strip(), notice.reply_to.strip(), notice.recipient.strip()
+    )
+    message_id = mail.message_id(letter_id, envelope.from_address)
+    try:
+        mail.check_headers(envelope=envelope, subject=subject, message_id_value=message_id, language=notice.language)
+    except mail.HeaderRefused as exc:
+        header = str(exc).split(":", 1)[0]
+        field = {"To": "recipient", "From": "sender", "Reply-To": "sender"}.get(header, "subject")
+        raise LetterError(field, f"The notice cannot be addressed: {exc}") from None
+    return PreparedLetter(
+        values={
+            "letter_id": letter_id,
+            "kommune_code": notice.kommune_code,
+            "template": template,
+            "topic": "",
+            "call_id": "",
+            "language": notice.language[:2],
+            "subject": subject,
+            "recipient": envelope.recipient,
+            "sender_name": envelope.from_name,
+            "sender_address": envelope.from_address,
+            "reply_to": envelope.reply_to,
+            "body": notice.text,
+            "created_by": created_by[:200],
+            "created_at": repository.utc(now),
+            "message_id": message_id,
+            "html": notice.html,
+            "text": notice.text,
+            "pdf": None,  # the worker sends the e-mail without an attachment
+            "status": "queued",
+            "attempts": 0,
+            "next_attempt_at": repository.utc(now),
+        }
+    )
+
+
 def _out(row: dict[str, Any]) -> LetterOut:
     created_at = repository.aware(row["created_at"])
     sent_at = row.get("sent_at")
@@ -372,7 +451,7 @@ def _out(row: dict[str, Any]) -> LetterOut:
 
 async def letter_status(kommune_code: str, letter_id: str) -> LetterOut:
     row = await repository.letter(letter_id, kommune_code)
-    if row is None:
+    if row is None or is_notice(row["template"]):
         raise LetterError("letter_id", "No such letter", problem="not_found")
     return _out(row)
 

@@ -11,8 +11,14 @@ Personal data: ``recipient``, ``subject`` (the agent may write in it), ``body`` 
 within 2 working days").
 """
 
+from typing import Final
+
 from piccolo.columns import Bytea, Integer, Text, Timestamptz, Varchar
 from piccolo.table import Table
+
+NOTICE_PREFIX: Final = "notice:"
+"""``template`` of a notice: an e-mail to kommune or federation staff (no letterhead, no PDF) sent through this
+outbox. A notice is not a reply to a citizen and is never counted as a letter."""
 
 
 class Letter(Table, tablename="letter"):
@@ -20,7 +26,7 @@ class Letter(Table, tablename="letter"):
 
     letter_id = Varchar(length=32, unique=True, index=True)
     kommune_code = Varchar(length=4, index=True)
-    template = Varchar(length=64, default="")
+    template = Varchar(length=64, default="")  # a reply template's key, or NOTICE_PREFIX + the notice's kind
     topic = Varchar(length=64, default="")
     # The call this letter answers (the agent console opens compose with ``call=<call id>``); empty otherwise.
     call_id = Varchar(length=64, default="", index=True)

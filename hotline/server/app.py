@@ -166,6 +166,7 @@ def _lifespan(services: Services, *, own_database: bool, nats_servers: list[str]
             clock=services.clock,
             renderer=lambda: letters_runtime.renderer,
             letters_notify=letters_runtime.notify,
+            base_url=services.settings.base_url,
         )
         await services.handoffs.start()
         # Calls: the live fan-out to agents' consoles over NATS and the queue's tick.

@@ -350,6 +350,23 @@ def digest(kommune: KommuneFile, logo: bytes | None) -> str:
     return hasher.hexdigest()
 
 
+@dataclass(frozen=True)
+class FederationInfo:
+    """The federation as ``tenants/federation.toml`` names it: who the hotline speaks for when it writes to staff
+    (the hand-offs' escalation notices), and the coordinator's address (``""`` when none is set)."""
+
+    name: str
+    coordinator_email: str
+
+
+async def federation() -> FederationInfo | None:
+    """The applied federation definition, or None before the first ``hotline tenants apply``."""
+    row = await repository.federation_row()
+    if row is None:
+        return None
+    return FederationInfo(name=row["name"], coordinator_email=row["coordinator_email"].strip())
+
+
 async def known_topic_codes() -> set[str]:
     return {row["code"] for row in await repository.topics()}
 
@@ -503,6 +520,7 @@ __all__ = [
     "ApplyReport",
     "DepartmentInfo",
     "DialledNumber",
+    "FederationInfo",
     "Letterhead",
     "SenderIdentity",
     "Tenant",
@@ -510,6 +528,7 @@ __all__ = [
     "calendar_for",
     "detail",
     "export_definitions",
+    "federation",
     "get_tenant",
     "load_tenants",
     "summary",

@@ -11,7 +11,9 @@ import pytest
 
 from hotline.figures import repository, service
 from hotline.figures.service import Period, PeriodError, Thresholds
-from tests.figures.history_fixture import NOW, insert_fixed_history
+from hotline.letters import service as letters
+from hotline.letters.tables import Letter
+from tests.figures.history_fixture import NOW, T, insert_fixed_history
 from tests.fixtures.databases import Database
 
 AUTUMN = Period(dt.date(2026, 10, 1), dt.date(2027, 1, 1))
@@ -132,3 +134,43 @@ async def test_figures_can_be_computed_inside_a_callers_transaction(history: Dat
     async with repository.transaction():
         inside = (await service.compute(AUTUMN, kommune="0751", now=NOW)).total
     assert inside == outside
+
+
+async def test_notices_to_staff_in_the_letters_outbox_are_not_counted_as_letters(history: Database) -> None:
+    """Escalation notices share the letters' outbox; none of them is a reply (letters, letters_sl)."""
+    aarhus_before = (await service.compute(AUTUMN, kommune="0751", now=NOW)).total.values()
+    federation_before = await service.compute(AUTUMN, kommune=None, now=NOW, by_kommune=True)
+    fast, slow = dt.timedelta(minutes=5), dt.timedelta(days=6, hours=5)  # slow: still within 2 working days
+    december = dt.datetime(2026, 12, 23, 9, 0, tzinfo=dt.UTC)
+    for kommune, created, took in (
+        ("0751", T, fast),
+        ("0751", december, slow),
+        ("", december, slow),
+        ("0147", T, fast),
+    ):
+        notice = letters.Notice(
+            kind="handoff_overdue",
+            kommune_code=kommune,
+            recipient="afdeling@example.invalid",
+            from_name="Aftenhotlinen",
+            from_address="koordinator@example.invalid",
+            reply_to="koordinator@example.invalid",
+            subject="Overskredet",
+            text="Overskredet",
+            html="<p>Overskredet</p>",
+        )
+        prepared = letters.prepare_notice(notice, now=created, created_by="test")
+        await letters.enqueue(prepared)
+        await (
+            Letter.update({Letter.status: "sent", Letter.sent_at: created + took})
+            .where(Letter.letter_id == prepared.letter_id)
+            .run()
+        )
+    aarhus = (await service.compute(AUTUMN, kommune="0751", now=NOW)).total.values()
+    federation = await service.compute(AUTUMN, kommune=None, now=NOW, by_kommune=True)
+    assert (aarhus["letters"], aarhus["letters_sl"]) == (4, 50.0)
+    assert aarhus == aarhus_before
+    assert federation.total.values() == federation_before.total.values()
+    assert {code: f.values() for code, f in federation.by_kommune.items()} == {
+        code: f.values() for code, f in federation_before.by_kommune.items()
+    }
