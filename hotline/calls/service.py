@@ -38,7 +38,6 @@ import msgspec
 from hotline.calls import repository as repo
 from hotline.calls.routing import TenantIndex
 from hotline.calls.schemas import CallOut, IngestResult, PresenceOut, WrapUpIn
-from hotline.calls.tables import CallEvent
 from hotline.calls.telephony import EventBatch, Offered
 from hotline.lib.cpr import contains_cpr, mask_cpr
 from hotline.tenancy import service as tenancy
@@ -337,14 +336,6 @@ async def _queue_callback(call: dict[str, Any], *, number: str, now: dt.datetime
         }
     )
     return True
-
-
-async def callback_requested_number(call_id: str) -> str:
-    """The number the caller asked to be called back on, from the stored ``callback_requested`` event."""
-    rows = await CallEvent.select(CallEvent.payload).where(
-        (CallEvent.call_id == call_id) & (CallEvent.kind == "callback_requested")
-    )
-    return str(_decoded(rows[0]["payload"]).get("number") or "") if rows else ""
 
 
 # -- retention --------------------------------------------------------------------------------------------

@@ -111,6 +111,24 @@ async def due_for_escalation(now: dt.datetime, limit: int = 500) -> list[dict[st
     return rows
 
 
+async def counts(kommune_code: str | None, now: dt.datetime) -> dict[str, int]:
+    """How many hand-offs of one kommune (all with None) are open, acknowledged and overdue (open past due)."""
+
+    def of(*conditions: Any) -> Any:
+        query = HandOff.count()
+        if kommune_code is not None:
+            query = query.where(HandOff.kommune_code == kommune_code)
+        for condition in conditions:
+            query = query.where(condition)
+        return query
+
+    return {
+        "open": int(await of(HandOff.status == "open").run()),
+        "acknowledged": int(await of(HandOff.status == "acknowledged").run()),
+        "overdue": int(await of(HandOff.status == "open", HandOff.due_at < utc(now)).run()),
+    }
+
+
 async def mark_escalated(handoff_id: str, now: dt.datetime) -> dict[str, Any] | None:
     """Set ``escalated_at`` unless another process did it first (or the kommune acknowledged it meanwhile); the
     hand-off as it now is if this call did, else None. One conditional UPDATE: of two processes racing for the same
@@ -193,11 +211,6 @@ async def anonymise(row_ids: list[int]) -> list[dict[str, str]]:
             .run()
         )
     return rows
-
-
-async def kommune_codes_with_handoffs() -> list[str]:
-    rows = await HandOff.select(HandOff.kommune_code).distinct().run()
-    return [row["kommune_code"] for row in rows]
 
 
 # -- the outbox -----------------------------------------------------------------------------------------------

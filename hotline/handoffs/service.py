@@ -339,6 +339,20 @@ async def list_handoffs(
     return [_out(row, now) for row in rows]
 
 
+@dataclass(frozen=True)
+class HandOffCounts:
+    open: int
+    acknowledged: int
+    overdue: int
+    """Still open after the due time (escalated or about to be)."""
+
+
+async def counts(kommune_code: str | None, now: dt.datetime) -> HandOffCounts:
+    """The hand-offs waiting at one kommune (or, with None, across the federation): counted, not listed."""
+    found = await repository.counts(kommune_code, now)
+    return HandOffCounts(open=found["open"], acknowledged=found["acknowledged"], overdue=found["overdue"])
+
+
 # -- status updates ---------------------------------------------------------------------------------------
 
 Notify = Callable[[], None]

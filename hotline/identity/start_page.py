@@ -25,17 +25,6 @@ from hotline.identity.service import Principal
 from hotline.knowledge import reports
 from hotline.tenancy import service as tenancy
 
-HANDOFF_COUNT_LIMIT = 1000
-"""At most this many hand-offs are counted per list; the page says "1000+" beyond it."""
-
-
-@dataclass(frozen=True)
-class HandOffCounts:
-    open: int
-    acknowledged: int
-    overdue: int
-    capped: bool = False
-
 
 @dataclass(frozen=True)
 class KommuneDesk:
@@ -46,7 +35,7 @@ class KommuneDesk:
     admin: bool
     auditor: bool
     agent: bool
-    handoffs: HandOffCounts | None = None
+    handoffs: handoffs.HandOffCounts | None = None
     open_reports: int = 0
 
 
@@ -57,18 +46,7 @@ class StartPage:
     next_shifts: list[rota.HeldShift] = field(default_factory=list)
     desks: list[KommuneDesk] = field(default_factory=list)
     overdue_handoffs: int = 0
-    overdue_capped: bool = False
     open_reports: int = 0
-
-
-async def _handoff_counts(code: str, now: dt.datetime) -> HandOffCounts:
-    found = await handoffs.list_handoffs(code, now, status="open,acknowledged", limit=HANDOFF_COUNT_LIMIT)
-    return HandOffCounts(
-        open=sum(1 for h in found if h.status == "open"),
-        acknowledged=sum(1 for h in found if h.status == "acknowledged"),
-        overdue=sum(1 for h in found if h.overdue),
-        capped=len(found) >= HANDOFF_COUNT_LIMIT,
-    )
 
 
 async def start_page(principal: Principal, now: dt.datetime) -> StartPage:
@@ -89,19 +67,15 @@ async def start_page(principal: Principal, now: dt.datetime) -> StartPage:
                 admin=admin,
                 auditor=principal.has_role(("auditor",), code) is not None,
                 agent=agent,
-                handoffs=await _handoff_counts(code, now) if admin else None,
+                handoffs=await handoffs.counts(code, now) if admin else None,
                 open_reports=await reports.open_count(code) if admin else 0,
             )
         )
-    overdue: list[object] = []
-    if coordinator:
-        overdue = list(await handoffs.list_handoffs(None, now, overdue_only=True, limit=HANDOFF_COUNT_LIMIT))
     return StartPage(
         agent=agent,
         coordinator=coordinator,
         next_shifts=await rota.upcoming_shifts(principal.user_id, now=now) if agent else [],
         desks=desks,
-        overdue_handoffs=len(overdue),
-        overdue_capped=len(overdue) >= HANDOFF_COUNT_LIMIT,
+        overdue_handoffs=(await handoffs.counts(None, now)).overdue if coordinator else 0,
         open_reports=await reports.open_count(None) if coordinator else 0,
     )

@@ -136,6 +136,8 @@ def load_federation(path: Path, problems: list[TenantProblem]) -> FederationFile
             if topic.code in seen:
                 problems.append(TenantProblem(path, f"topics[{index}].code", f"duplicate topic {topic.code!r}"))
             seen.add(topic.code)
+        if federation.coordinator_email:  # optional; when set, escalation digests are sent to it and from it
+            _check_email(path, "coordinator_email", federation.coordinator_email, problems)
     return federation
 
 

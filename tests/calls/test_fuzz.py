@@ -84,9 +84,10 @@ async def test_no_server_errors_from_fuzzed_webhook_and_console_requests(
 
             check()
 
-        for label in sorted(operations):
+        # Presence first, while fuzz-1 still rings for the agent: a fuzzed answer and wrap-up may end that call.
+        for label in sorted(operations, key=lambda label: (not label.endswith("/presence"), label)):
             await asyncio.to_thread(fuzz, label)
-        assert problems == []
+        assert problems == [], sorted(set(problems))[:20]
         # The generated bodies were not all refused at the door: valid ones reached the rules behind it.
         assert 200 in seen["POST /api/telephony/events"]
         assert 409 in seen["POST /api/console/presence"]  # valid, and refused by the rule: a call rings for them

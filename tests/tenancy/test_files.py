@@ -149,3 +149,13 @@ def test_a_folder_name_that_disagrees_with_the_code_is_refused(folder: Path) -> 
     (folder / HORSENS).rename(folder / "0615-hrsens")
     found = problems_of(folder)
     assert any("folder is '0615-hrsens'" in p for p in found), found
+
+
+def test_a_coordinator_email_that_is_no_address_is_refused(folder: Path) -> None:
+    edit(
+        folder / "federation.toml",
+        'coordinator_email = "koordinator@aftenhotline.example"',
+        'coordinator_email = "vagt"',
+    )
+    problems = problems_of(folder)
+    assert any("federation.toml" in p and "coordinator_email" in p and "not an e-mail address" in p for p in problems)
