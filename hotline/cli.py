@@ -130,6 +130,9 @@ async def _migrate(settings: Settings) -> int:
 def main(argv: Sequence[str] | None = None) -> int:
     args = _parser().parse_args(argv)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    # httpx logs every request with its full URL at INFO: a query string may carry what the log must not, and the
+    # ring instructions would add a line per batch. Its warnings still show; the callers log what matters.
+    logging.getLogger("httpx").setLevel(logging.WARNING)
     try:
         if args.command == "demo":
             from hotline.demo import run_demo
