@@ -130,6 +130,7 @@ async def generate_history(*, start: dt.date, end: dt.date, seed: int = 1, scale
     day_weight = sum(WEEKDAY_WEIGHT) / 7
     calls, callbacks, spans, handoffs, letters, surveys = [], [], [], [], [], []
     tag = f"hist{seed}"
+    period_end = dt.datetime.combine(end, dt.time(), tzinfo=CPH)
     day, number = start, 0
     while day < end:
         hours = _hours_of(day)
@@ -192,10 +193,13 @@ async def generate_history(*, start: dt.date, end: dt.date, seed: int = 1, scale
                         closed = due + dt.timedelta(hours=rng.uniform(1, 200 if late else 40))
                         still_open = rng.random() < 0.05
                         informed = closed + dt.timedelta(minutes=rng.uniform(1, 60)) if rng.random() < 0.9 else None
+                        # One still open past its due time was escalated then (the sweep runs each minute), so the
+                        # demo does not start by e-mailing weeks of history; those due later escalate live.
+                        escalated = due + dt.timedelta(minutes=1) if still_open and due < period_end else None
                         handoffs.append(
                             (str(uuid.UUID(int=rng.getrandbits(128))), call_id, code, "borgerservice", topic, "", "",
                              "", "da", str(agent), ended, due, "open" if still_open else "closed", "", ended, None,
-                             None if still_open else closed, None if still_open else informed, None)
+                             None if still_open else closed, None if still_open else informed, escalated)
                         )  # fmt: skip
                     if rng.random() < 0.12:
                         sent = ended + dt.timedelta(minutes=rng.uniform(1, 30) if rng.random() < 0.97 else 60 * 80)
