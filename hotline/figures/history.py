@@ -25,6 +25,7 @@ from piccolo.engine.sqlite import SQLiteEngine
 
 from hotline.calls.tables import Call
 from hotline.figures.service import CPH, is_working_day
+from hotline.handoffs import service as handoffs_service
 from hotline.tenancy import service as tenancy
 
 CALLS_PER_YEAR: Final = 150_000
@@ -95,9 +96,9 @@ CALLBACK_COLUMNS: Final = (
 )  # fmt: skip
 SPAN_COLUMNS: Final = ("user_id", "home_kommune", "state", "started_at", "ended_at")
 HANDOFF_COLUMNS: Final = (
-    "handoff_id", "call_id", "kommune_code", "department", "topic", "description", "citizen_email", "citizen_phone",
-    "language", "created_by", "created_at", "due_at", "status", "status_notes", "updated_at", "acknowledged_at",
-    "closed_at", "citizen_informed_at", "escalated_at",
+    "handoff_id", "call_id", "kommune_code", "department", "department_name", "topic", "description", "citizen_email",
+    "citizen_phone", "language", "created_by", "created_at", "due_at", "status", "status_notes", "updated_at",
+    "acknowledged_at", "closed_at", "citizen_informed_at", "escalated_at",
 )  # fmt: skip
 LETTER_COLUMNS: Final = (
     "letter_id", "kommune_code", "template", "topic", "language", "subject", "recipient", "sender_name",
@@ -131,6 +132,11 @@ async def generate_history(*, start: dt.date, end: dt.date, seed: int = 1, scale
     calls, callbacks, spans, handoffs, letters, surveys = [], [], [], [], [], []
     tag = f"hist{seed}"
     period_end = dt.datetime.combine(end, dt.time(), tzinfo=CPH)
+    # The history hands everything to Borgerservice, named and due as the kommune's own Borgerservice.
+    borgerservice = {
+        t.code: department for t in tenants for department in t.departments if department.key == "borgerservice"
+    }
+    department_names = {code: department.name for code, department in borgerservice.items()}
     day, number = start, 0
     while day < end:
         hours = _hours_of(day)
@@ -188,7 +194,12 @@ async def generate_history(*, start: dt.date, end: dt.date, seed: int = 1, scale
                     if rng.random() < 0.05:
                         row.update(transferred_at=ended, transferred_to="+4570000000")
                     if outcome == "handed_off":
-                        due = tenant.calendar.open_at_or_next(ended) or ended + dt.timedelta(days=1)
+                        department = borgerservice.get(code)
+                        due = (
+                            handoffs_service.due_at_for(department, ended)
+                            if department is not None
+                            else tenant.calendar.open_at_or_next(ended) or ended + dt.timedelta(days=1)
+                        )
                         late = rng.random() < 0.2
                         closed = due + dt.timedelta(hours=rng.uniform(1, 200 if late else 40))
                         still_open = rng.random() < 0.05
@@ -197,8 +208,9 @@ async def generate_history(*, start: dt.date, end: dt.date, seed: int = 1, scale
                         # demo does not start by e-mailing weeks of history; those due later escalate live.
                         escalated = due + dt.timedelta(minutes=1) if still_open and due < period_end else None
                         handoffs.append(
-                            (str(uuid.UUID(int=rng.getrandbits(128))), call_id, code, "borgerservice", topic, "", "",
-                             "", "da", str(agent), ended, due, "open" if still_open else "closed", "", ended, None,
+                            (str(uuid.UUID(int=rng.getrandbits(128))), call_id, code, "borgerservice",
+                             department_names.get(code, ""), topic, "", "", "", "da", str(agent), ended, due,
+                             "open" if still_open else "closed", "", ended, None,
                              None if still_open else closed, None if still_open else informed, escalated)
                         )  # fmt: skip
                     if rng.random() < 0.12:

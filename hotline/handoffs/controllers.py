@@ -269,6 +269,7 @@ class HandOffInboxController(Controller):
             raise _refused(error) from error
         context = {
             "code": kommune,
+            "kommune_name": await service.kommune_name(kommune),
             "handoffs": found,
             "filters": {"status": status, "overdue": overdue == "1", "department": department},
             "statuses": STATUSES,

@@ -3,7 +3,7 @@
 MESSAGES: dict[str, dict[str, str]] = {
     "da": {
         "handoffs.inbox_title": "Overdragelser fra hotlinen",
-        "handoffs.inbox_lead": "Henvendelser, som aftenhotlinen har givet videre til kommune {code}. "
+        "handoffs.inbox_lead": "Henvendelser, som aftenhotlinen har givet videre til {kommune}. "
         "Kvittér, når I har modtaget dem, og luk dem, når de er færdigbehandlet.",
         "handoffs.detail_title": "Overdragelse",
         "handoffs.overdue_title": "Overskredne overdragelser i hele fællesskabet",
@@ -23,7 +23,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "handoffs.created": "Oprettet",
         "handoffs.overdue": "Overskredet",
         "handoffs.escalated": "Eskaleret",
-        "handoffs.overdue_notice": "{count} overdragelse(r) har overskredet fristen.",
+        "handoffs.overdue_notice": "{count} overdragelser har overskredet fristen.",
+        "handoffs.overdue_notice.one": "1 overdragelse har overskredet fristen.",
         "handoffs.overdue_detail": "Fristen er overskredet: kvittér for modtagelsen.",
         "handoffs.none": "Ingen overdragelser her.",
         "handoffs.none_overdue": "Ingen overskredne overdragelser.",
@@ -48,7 +49,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     },
     "en": {
         "handoffs.inbox_title": "Hand-offs from the hotline",
-        "handoffs.inbox_lead": "Enquiries the evening hotline passed on to kommune {code}. "
+        "handoffs.inbox_lead": "Enquiries the evening hotline passed on to {kommune}. "
         "Acknowledge them when you have received them and close them when they are done.",
         "handoffs.detail_title": "Hand-off",
         "handoffs.overdue_title": "Overdue hand-offs across the federation",
@@ -68,7 +69,8 @@ MESSAGES: dict[str, dict[str, str]] = {
         "handoffs.created": "Created",
         "handoffs.overdue": "Overdue",
         "handoffs.escalated": "Escalated",
-        "handoffs.overdue_notice": "{count} hand-off(s) are past their due time.",
+        "handoffs.overdue_notice": "{count} hand-offs are past their due time.",
+        "handoffs.overdue_notice.one": "1 hand-off is past its due time.",
         "handoffs.overdue_detail": "This hand-off is past its due time: acknowledge it.",
         "handoffs.none": "No hand-offs here.",
         "handoffs.none_overdue": "No overdue hand-offs.",

@@ -707,5 +707,11 @@ async def departments_of(kommune_code: str) -> list[tuple[str, str]]:
     return [(d.key, d.name) for d in tenant.departments] if tenant is not None else []
 
 
+async def kommune_name(kommune_code: str) -> str:
+    """The kommune's name for a page's heading ("Horsens Kommune"), its code if it is not configured."""
+    tenant = await tenancy.get_tenant(kommune_code)
+    return tenant.name if tenant is not None else kommune_code
+
+
 async def topic_names(language: str = "da") -> dict[str, str]:
     return {row["code"]: row["name_en" if language == "en" else "name_da"] for row in await tenancy_repository.topics()}

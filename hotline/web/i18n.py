@@ -506,6 +506,12 @@ def pick_language(query: str | None, cookie: str | None) -> str:
 
 
 def translate(language: str, key: str, **values: object) -> str:
+    """The text of ``key`` in ``language`` (Danish when missing there), filled with ``values``. With ``count=1`` a
+    ``<key>.one`` text is used when there is one: "1 overdragelse", not "1 overdragelser"."""
+    if values.get("count") == 1 and (
+        f"{key}.one" in MESSAGES.get(language, {}) or f"{key}.one" in MESSAGES[DEFAULT_LANGUAGE]
+    ):
+        key = f"{key}.one"
     text = MESSAGES.get(language, MESSAGES[DEFAULT_LANGUAGE]).get(key) or MESSAGES[DEFAULT_LANGUAGE].get(key, key)
     return text.format(**values) if values else text
 

@@ -39,3 +39,12 @@ def test_times_read_naturally_in_both_languages() -> None:
     assert format_when("en", dt.datetime(2026, 11, 25, 21, 0, tzinfo=cph), now) == "today at 21:00"
     assert format_when("da", dt.datetime(2026, 11, 30, 9, 30, tzinfo=cph), now) == "mandag 30.11. kl. 09:30"
     assert translate("en", "status.opens", when="x") == "Opens x"
+
+
+def test_a_count_of_one_takes_the_singular_text_where_there_is_one() -> None:
+    assert translate("da", "handoffs.overdue_notice", count=1) == "1 overdragelse har overskredet fristen."
+    assert translate("da", "handoffs.overdue_notice", count=3) == "3 overdragelser har overskredet fristen."
+    assert translate("en", "handoffs.overdue_notice", count=1) == "1 hand-off is past its due time."
+    assert translate("en", "handoffs.overdue_notice", count=0) == "0 hand-offs are past their due time."
+    # Keys without a singular are used as they are.
+    assert translate("da", "handoffs.inbox_title", count=1) == "Overdragelser fra hotlinen"
