@@ -371,6 +371,7 @@ class OverdueController(Controller):
         found: list[HandOffOut] = await service.list_handoffs(None, now, overdue_only=True, limit=1000)
         context = {
             "handoffs": found,
+            "kommuner": await service.kommune_names(),
             "now": now,
             "local": _local,
             "names": await service.topic_names(request.state.lang),

@@ -713,5 +713,10 @@ async def kommune_name(kommune_code: str) -> str:
     return tenant.name if tenant is not None else kommune_code
 
 
+async def kommune_names() -> dict[str, str]:
+    """Code → name of every kommune, for pages that list hand-offs across the federation."""
+    return {row["code"]: row["name"] for row in await tenancy_repository.kommuner()}
+
+
 async def topic_names(language: str = "da") -> dict[str, str]:
     return {row["code"]: row["name_en" if language == "en" else "name_da"] for row in await tenancy_repository.topics()}

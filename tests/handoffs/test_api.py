@@ -252,5 +252,8 @@ async def test_the_coordinator_sees_overdue_handoffs_of_every_kommune(
     assert page.status_code == 200
     assert aarhus in page.text
     assert horsens in page.text
+    assert ">Aarhus Kommune</a>" in page.text  # the kommune named, not only coded
+    assert ">Horsens Kommune</a>" in page.text
+    assert "2 overdragelser har overskredet fristen. Kommuner berørt: 2." in page.text
     admin = {**await person(client, evening_clock, "kommune_admin", "0751"), "accept": "text/html"}
     assert (await client.get("/handoffs/overdue", headers=admin)).status_code == 403
