@@ -750,14 +750,16 @@ async def expire_stale_agents(now: dt.datetime, options: QueueOptions, effects: 
     count = 0
     for agent in await repo.stale_agents(now - options.stale_after):
         if agent["state"] == "ringing" and agent["current_call_id"]:
-            await repo.update_call(
+            requeued = await repo.update_call(
                 agent["current_call_id"],
                 {"status": "queued", "ring_agent_id": None, "ring_until": None},
                 status_in=["ringing"],
             )
-            await repo.update_callback(
+            requeued_callback = await repo.update_callback(
                 agent["current_call_id"], {"status": "queued", "agent_id": None}, status_in=["assigned"]
             )
+            if requeued or requeued_callback:  # the platform stops ringing them (a ring instruction's withdraw)
+                effects.cancelled.append((agent["user_id"], agent["current_call_id"]))
         if await move_presence(agent["user_id"], "offline", now, effects, state_in=(agent["state"],)):
             count += 1
     return count

@@ -129,6 +129,24 @@ async def test_ring_timeout_reoffers_to_the_next_agent_and_pauses_the_first(
     assert [s["state"] for s in spans] == ["available", "ringing"]
 
 
+async def test_an_agent_whose_process_died_while_it_rang_is_withdrawn_and_the_call_requeued(
+    http: httpx.AsyncClient, calls_app: Litestar, telephony: Telephony, clock: FixedClock
+) -> None:
+    agent = await make_agent(http, clock, "Gone")
+    await agent.presence("available")
+    await telephony.post(Offered(call_id="g1", at=clock(), dialled_number=AARHUS_NUMBER, caller_number="+4520000011"))
+    assert (await _call("g1"))["ring_agent_id"] == agent.user_id
+    # Their live connection was held by another process, which stopped vouching for them 2 minutes ago.
+    await AgentPresence.update(
+        {AgentPresence.node: "a-dead-process", AgentPresence.last_seen_at: clock() - dt.timedelta(minutes=2)}
+    ).where(AgentPresence.user_id == agent.user_id)
+    clock.now += dt.timedelta(seconds=1)  # well within the ring timeout: the staleness check releases the call
+    effects = await runtime_of(calls_app).tick()
+    assert await _state(agent.user_id) == "offline"
+    assert (await _call("g1"))["status"] == "queued"
+    assert (agent.user_id, "g1") in effects.cancelled  # so the platform is told to stop ringing them
+
+
 async def test_past_the_maximum_wait_the_caller_gets_a_callback_offered_after_live_calls(
     http: httpx.AsyncClient, calls_app: Litestar, telephony: Telephony, clock: FixedClock
 ) -> None:
