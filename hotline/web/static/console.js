@@ -18,6 +18,7 @@
   var presence = root.getAttribute("data-presence") || "offline";
 
   function text(name) { return texts ? (texts.getAttribute("data-" + name) || "") : ""; }
+  var pageTitle = document.title;
   function say(value) { if (message) { message.textContent = value; } }
   function currentCall() {
     var pop = document.getElementById("screen-pop");
@@ -107,6 +108,19 @@
     if (inHand() && currentCall()) { markAnswered(0); }  // e.g. answered on the telephone itself
     updateForm();
     tickTimer();
+    updateRinging();
+  }
+
+  // A ringing call shows in the tab's title (the agent may be in another tab or window), and the answer button
+  // takes the keyboard unless the agent is typing somewhere: then Enter answers.
+  function updateRinging() {
+    var ringing = presence === "ringing" && Boolean(currentCall());
+    document.title = ringing ? text("ringing-title") + " · " + pageTitle : pageTitle;
+    if (!ringing) { return; }
+    var button = document.querySelector("#screen-pop [data-action=answer]");
+    var active = document.activeElement;
+    var typing = active && active !== document.body && active.matches("input, textarea, select, [contenteditable]");
+    if (button && !button.disabled && !typing) { button.focus(); }
   }
 
   function tickTimer() {
@@ -156,6 +170,7 @@
     updateReplyLink();
     updateForm();
     tickTimer();
+    updateRinging();
   }
 
   function clearPop() {
@@ -174,6 +189,7 @@
     callStarted = null;
     updateReplyLink();
     updateForm();
+    updateRinging();
   }
 
   root.addEventListener("click", function (event) {
