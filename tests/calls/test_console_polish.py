@@ -124,6 +124,18 @@ async def test_a_console_that_reconnects_mid_call_shows_it_answered_not_the_answ
     assert "Besvaret kl. 19:00" in wrapping
 
 
+async def test_the_wait_is_told_in_minutes_and_seconds_once_it_passes_a_minute(
+    http: httpx.AsyncClient, calls_app: Litestar, telephony: Telephony, clock: FixedClock
+) -> None:
+    agent = await make_agent(http, clock, "Wait Agent")
+    assert (await agent.presence("available")).status_code == 200
+    offered = Offered(call_id="wait-1", at=clock() - dt.timedelta(seconds=192), dialled_number=AARHUS_NUMBER)
+    assert (await telephony.post(offered)).status_code == 200
+    runtime = runtime_of(calls_app)
+    assert "Ventet 3 min. 12 sek." in _pop(await _connect(runtime, agent, "da"))
+    assert "Waited 3 min 12 s" in _pop(await _connect(runtime, agent, "en"))
+
+
 async def test_the_wrap_up_form_names_its_topics_and_starts_disabled(
     http: httpx.AsyncClient, calls_app: Litestar, clock: FixedClock
 ) -> None:
